@@ -1,0 +1,34 @@
+"""The one interface every model adapter implements: Anthropic's Messages API shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from anthropic.types import Message
+
+
+@dataclass(frozen=True, kw_only=True)
+class LLMRequest:
+    """One Messages API call. `agent` tells the offline adapter (and the ledger) who is asking."""
+
+    agent: str
+    model: str
+    system: str
+    messages: list[dict[str, Any]]
+    max_tokens: int
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: dict[str, Any] | None = None
+
+
+class LLM(Protocol):
+    """A model. `offline` adapters cost nothing and say so on every reply."""
+
+    @property
+    def offline(self) -> bool:
+        """True for the rules-and-templates adapter that uses no model."""
+        ...
+
+    def create(self, request: LLMRequest) -> Message:
+        """Run one call and return the complete message (usage included)."""
+        ...

@@ -1,0 +1,1 @@
+"""Persistence: typed SQLAlchemy models, repositories, unit of work, cache and locks."""

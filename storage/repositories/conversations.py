@@ -1,0 +1,93 @@
+"""Conversations and their turns; Slack threads are never re-read, history lives here."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage.models import Conversation, Message, MessageRole
+from storage.repositories.upsert import insert_ignoring_conflict
+
+
+class ConversationRepository:
+    """One row per Slack thread (or DM), with its messages."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def ensure(self, *, org_id: int, channel_id: str, thread_ts: str) -> Conversation:
+        """The conversation of a thread, created on first sight (safe under concurrency)."""
+        found = self._find(org_id, channel_id, thread_ts)
+        if found is not None:
+            return found
+        insert_ignoring_conflict(
+            self.session,
+            Conversation,
+            {
+                "org_id": org_id,
+                "channel_id": channel_id,
+                "thread_ts": thread_ts,
+                "agent_history": [],
+            },
+            conflict_columns=["org_id", "channel_id", "thread_ts"],
+        )
+        found = self._find(org_id, channel_id, thread_ts)
+        assert found is not None
+        return found
+
+    def _find(self, org_id: int, channel_id: str, thread_ts: str) -> Conversation | None:
+        return self.session.scalar(
+            select(Conversation).where(
+                Conversation.org_id == org_id,
+                Conversation.channel_id == channel_id,
+                Conversation.thread_ts == thread_ts,
+            )
+        )
+
+    def recent_messages(self, conversation_id: int, *, limit: int) -> list[Message]:
+        """The last `limit` turns, oldest first."""
+        rows = self.session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.id.desc())
+            .limit(limit)
+        ).all()
+        return list(reversed(rows))
+
+    def has_event(self, conversation_id: int, event_id: str) -> bool:
+        """Whether this Slack delivery already produced a turn here."""
+        count = self.session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.conversation_id == conversation_id, Message.event_id == event_id)
+        )
+        return bool(count)
+
+    def add_message(
+        self,
+        *,
+        conversation_id: int,
+        role: MessageRole,
+        text: str,
+        user_id: int | None = None,
+        event_id: str | None = None,
+        agent: str | None = None,
+        route_reason: str | None = None,
+        routed_by: str | None = None,
+        offline: bool = False,
+    ) -> Message:
+        """Append one turn."""
+        message = Message(
+            conversation_id=conversation_id,
+            role=role,
+            text=text,
+            user_id=user_id,
+            event_id=event_id,
+            agent=agent,
+            route_reason=route_reason,
+            routed_by=routed_by,
+            offline=offline,
+        )
+        self.session.add(message)
+        self.session.flush()
+        return message

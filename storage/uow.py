@@ -1,0 +1,49 @@
+"""Unit of work: owns one session and commits once, at the boundary. Repositories never commit."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.repositories import (
+    AuditRepository,
+    ConversationRepository,
+    CrmRepository,
+    LedgerRepository,
+    OrgRepository,
+)
+
+
+class UnitOfWork:
+    """`with UnitOfWork(factory) as uow: ...; uow.commit()`; leaving without commit rolls back."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+
+    def __enter__(self) -> Self:
+        self.session = self._factory()
+        self.orgs = OrgRepository(self.session)
+        self.crm = CrmRepository(self.session)
+        self.conversations = ConversationRepository(self.session)
+        self.ledger = LedgerRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        """Make everything done in this unit durable, all or nothing."""
+        self.session.commit()
+
+    def flush(self) -> None:
+        """Send pending changes so generated ids are known, without committing."""
+        self.session.flush()
