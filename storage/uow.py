@@ -37,7 +37,8 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.session.rollback()
+        # close() rolls back whatever was not committed and detaches objects without expiring
+        # them, so values loaded inside the unit stay readable after it.
         self.session.close()
 
     def commit(self) -> None:

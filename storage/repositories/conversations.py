@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Conversation, Message, MessageRole
 from storage.repositories.upsert import insert_ignoring_conflict
+from storage.types import utcnow
 
 
 class ConversationRepository:
@@ -35,6 +36,13 @@ class ConversationRepository:
         assert found is not None
         return found
 
+    def get(self, conversation_id: int) -> Conversation:
+        """A conversation by id (it must exist)."""
+        found = self.session.get(Conversation, conversation_id)
+        if found is None:
+            raise LookupError(f"conversation {conversation_id} does not exist")
+        return found
+
     def _find(self, org_id: int, channel_id: str, thread_ts: str) -> Conversation | None:
         return self.session.scalar(
             select(Conversation).where(
@@ -53,6 +61,35 @@ class ConversationRepository:
             .limit(limit)
         ).all()
         return list(reversed(rows))
+
+    def claim_turn(
+        self, *, conversation_id: int, event_id: str, text: str, user_id: int | None
+    ) -> Message | None:
+        """Record the user's turn for a Slack delivery; None if that delivery was already taken.
+
+        The unique (conversation, event) key makes this the job-level idempotency claim: two
+        workers handed the same delivery cannot both answer it."""
+        inserted = insert_ignoring_conflict(
+            self.session,
+            Message,
+            {
+                "conversation_id": conversation_id,
+                "event_id": event_id,
+                "role": MessageRole.USER,
+                "text": text,
+                "user_id": user_id,
+                "offline": False,
+                "created_at": utcnow(),
+            },
+            conflict_columns=["conversation_id", "event_id"],
+        )
+        if not inserted:
+            return None
+        return self.session.scalar(
+            select(Message).where(
+                Message.conversation_id == conversation_id, Message.event_id == event_id
+            )
+        )
 
     def has_event(self, conversation_id: int, event_id: str) -> bool:
         """Whether this Slack delivery already produced a turn here."""

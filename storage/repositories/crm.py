@@ -53,6 +53,10 @@ class CrmRepository:
         )
         return list(self.session.scalars(stmt))
 
+    def customer_names(self, org_id: int) -> list[str]:
+        """Every customer name of the org (the pre-router matches mentions against them)."""
+        return list(self.session.scalars(select(Customer.name).where(Customer.org_id == org_id)))
+
     def all_customers(self, org_id: int) -> list[Customer]:
         """Every customer of the org, by name (small orgs and the offline planner)."""
         return list(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import Org, Role, User
@@ -49,6 +50,29 @@ class OrgRepository:
     def user(self, org_id: int, user_id: int) -> User | None:
         """A user by id, only within its org."""
         return self.session.scalar(select(User).where(User.org_id == org_id, User.id == user_id))
+
+    def ensure_user(
+        self, *, org_id: int, slack_user_id: str, email: str | None, name: str, timezone: str
+    ) -> User:
+        """The user behind a Slack id: linked by email if the CRM knows them, else created."""
+        if email:
+            known = self.user_by_email(org_id, email)
+            if known is not None:
+                known.slack_user_id = known.slack_user_id or slack_user_id
+                return known
+        try:
+            with self.session.begin_nested():  # a concurrent first sight may win the insert
+                return self.add_user(
+                    org_id=org_id,
+                    email=email or f"{slack_user_id.lower()}@slack.invalid",
+                    name=name,
+                    slack_user_id=slack_user_id,
+                    timezone=timezone,
+                )
+        except IntegrityError:
+            found = self.user_by_slack_id(org_id, slack_user_id)
+            assert found is not None
+            return found
 
     def add_user(
         self,

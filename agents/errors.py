@@ -1,0 +1,34 @@
+"""Typed stop conditions of the brain. The bot maps each to a short, honest message."""
+
+from __future__ import annotations
+
+
+class AgentError(Exception):
+    """Base of every error the agents package raises on purpose."""
+
+
+class UnknownModelError(AgentError):
+    """A model with no price in the catalog: refused, never metered at $0."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"model {model!r} has no entry in the price catalog; add it before using it"
+        )
+        self.model = model
+
+
+class ModelUnavailableError(AgentError):
+    """The model provider failed after the SDK's own retries (overloaded, down, timed out)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the AI model is unavailable right now ({reason})")
+        self.reason = reason
+
+
+class LoopLimitError(AgentError):
+    """A specialist run hit its turn or token ceiling before finishing."""
+
+    def __init__(self, limit: str, partial_text: str = "") -> None:
+        super().__init__(f"stopped at the {limit} limit")
+        self.limit = limit
+        self.partial_text = partial_text

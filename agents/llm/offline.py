@@ -1,0 +1,159 @@
+"""The offline adapter: no model. It plans tool calls by rules and writes answers from Jinja
+templates over the real tool results, through the same loop a model would use. Costs $0."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from anthropic.types import Message
+
+from agents.llm.port import LLMRequest
+from agents.specs import prompts
+from agents.triage import PreRouter
+
+OFFLINE_MODEL = "offline"
+# "and their contacts?" continues the thread's customer; "tell me about Zebra" does not.
+_FOLLOW_UP = re.compile(
+    r"\b(their|they|them|it|its|he|she|his|her|those|this one|that one)\b"
+    r"|^\s*(and|also|what about)\b",
+    re.IGNORECASE,
+)
+Planner = Callable[[LLMRequest], dict[str, Any]]
+
+
+class OfflineLLM:
+    """Deterministic stand-in for Claude when no API key is configured."""
+
+    offline = True
+
+    def __init__(self) -> None:
+        self._planners: dict[str, Planner] = {
+            "triage": _plan_route,
+            "customer": _plan_customer,
+            "help": lambda _request: _text(prompts().get_template("offline_help.j2").render()),
+        }
+
+    def create(self, request: LLMRequest) -> Message:
+        """The next step for the asking agent, as a real Messages API message with zero usage."""
+        planner = self._planners.get(request.agent)
+        block = (
+            planner(request)
+            if planner
+            else _text(
+                "Offline mode has no rules for this request yet. "
+                "Set ANTHROPIC_API_KEY to use Claude."
+            )
+        )
+        return Message.model_validate(
+            {
+                "id": f"offline_{uuid.uuid4().hex[:16]}",
+                "type": "message",
+                "role": "assistant",
+                "model": OFFLINE_MODEL,
+                "content": [block],
+                "stop_reason": "tool_use" if block["type"] == "tool_use" else "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 0, "output_tokens": 0},
+            }
+        )
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def _use(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "tool_use",
+        "id": f"toolu_offline_{uuid.uuid4().hex[:12]}",
+        "name": name,
+        "input": arguments,
+    }
+
+
+def _plan_route(request: LLMRequest) -> dict[str, Any]:
+    question = _latest_question(request.messages)
+    decided = PreRouter(()).decide(question)
+    choice = decided[0] if decided else "customer"
+    return _use("route", {"specialist": choice, "reason": "offline rules"})
+
+
+def _plan_customer(request: LLMRequest) -> dict[str, Any]:
+    """search → get the best match → answer; follow-ups fall back to earlier questions."""
+    question = _latest_question(request.messages)
+    steps = _steps_since_question(request.messages)
+    if not steps:
+        return _use("search_customers", {"query": question, "limit": 5})
+    name, result = steps[-1]
+    if name == "get_customer":
+        return _text(prompts().get_template("offline_customer.j2").render(data=result))
+    if name == "search_customers":
+        searches = sum(n == name for n, _ in steps)
+        return _after_search(result, request.messages, searches=searches, question=question)
+    return _text("I could not read that customer record.")
+
+
+def _after_search(
+    result: dict[str, Any], messages: list[dict[str, Any]], *, searches: int, question: str
+) -> dict[str, Any]:
+    hits = result.get("customers", [])
+    if len(hits) == 1 or (hits and hits[0].get("score", 0) > hits[1].get("score", 0)):
+        return _use("get_customer", {"customer_id": hits[0]["id"]})
+    if hits:
+        return _text(prompts().get_template("offline_ambiguous.j2").render(hits=hits))
+    earlier = _earlier_questions(messages)
+    if searches == 1 and earlier and _FOLLOW_UP.search(question):
+        return _use("search_customers", {"query": " ".join(earlier[-3:]), "limit": 5})
+    return _text(
+        prompts()
+        .get_template("offline_not_found.j2")
+        .render(terms=result.get("_meta", {}).get("terms", []))
+    )
+
+
+def _user_texts(messages: list[dict[str, Any]]) -> list[str]:
+    return [m["content"] for m in messages if m["role"] == "user" and isinstance(m["content"], str)]
+
+
+def _latest_question(messages: list[dict[str, Any]]) -> str:
+    texts = _user_texts(messages)
+    return texts[-1] if texts else ""
+
+
+def _earlier_questions(messages: list[dict[str, Any]]) -> list[str]:
+    return _user_texts(messages)[:-1]
+
+
+def _steps_since_question(messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(tool name, parsed result) for every tool run after the latest question."""
+    last_question = max(
+        (
+            i
+            for i, m in enumerate(messages)
+            if m["role"] == "user" and isinstance(m["content"], str)
+        ),
+        default=-1,
+    )
+    names: dict[str, str] = {}
+    steps: list[tuple[str, dict[str, Any]]] = []
+    for message in messages[last_question + 1 :]:
+        for block in message["content"]:
+            if block["type"] == "tool_use":
+                names[block["id"]] = block["name"]
+            elif block["type"] == "tool_result":
+                steps.append((names.get(block["tool_use_id"], "?"), _parse(block)))
+    return steps
+
+
+def _parse(block: dict[str, Any]) -> dict[str, Any]:
+    if block.get("is_error"):
+        return {"error": block["content"]}
+    try:
+        parsed = json.loads(block["content"])
+    except (TypeError, ValueError):
+        return {"error": "unreadable tool result"}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}

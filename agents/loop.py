@@ -1,0 +1,108 @@
+"""The bounded tool loop: call the model, run the tools it asks for, stop at a ceiling."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from anthropic.types import Message
+
+from agents.errors import LoopLimitError
+from agents.llm.port import LLM, LLMRequest
+from agents.metering.meter import usage_of
+from agents.specs import AgentSpec
+from agents.tools.base import ToolContext, ToolInputError, to_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoopLimits:
+    """Ceilings of one run: model calls, tokens per call, tokens in total."""
+
+    max_turns: int
+    max_output_tokens: int
+    max_run_tokens: int
+
+
+@dataclass
+class RunResult:
+    """What a specialist produced."""
+
+    text: str
+    tools_called: list[str] = field(default_factory=list)
+    turns: int = 0
+    tokens: int = 0
+
+
+def run_specialist(
+    spec: AgentSpec,
+    *,
+    llm: LLM,
+    model: str,
+    system: str,
+    messages: list[dict[str, Any]],
+    ctx: ToolContext,
+    limits: LoopLimits,
+) -> RunResult:
+    """Run `spec` until the model answers in text, or raise LoopLimitError at a ceiling."""
+    result = RunResult(text="")
+    transcript = list(messages)
+    tools = [t.to_anthropic() for t in spec.tools]
+    while result.turns < limits.max_turns:
+        request = LLMRequest(
+            agent=spec.name,
+            model=model,
+            system=system,
+            messages=transcript,
+            tools=tools,
+            max_tokens=limits.max_output_tokens,
+        )
+        reply = llm.create(request)
+        result.turns += 1
+        result.tokens += usage_of(reply).total
+        result.text = _text_of(reply)
+        uses = [b for b in reply.content if b.type == "tool_use"]
+        if not uses:
+            return result
+        transcript.append(
+            {"role": "assistant", "content": [_block_param(b) for b in reply.content]}
+        )
+        transcript.append(
+            {"role": "user", "content": [_run_tool(spec, ctx, b, result) for b in uses]}
+        )
+        if result.tokens >= limits.max_run_tokens:
+            raise LoopLimitError("token", result.text)
+    raise LoopLimitError("turn", result.text)
+
+
+def _text_of(reply: Message) -> str:
+    return "\n".join(b.text for b in reply.content if b.type == "text").strip()
+
+
+def _block_param(block: Any) -> dict[str, Any]:
+    if block.type == "tool_use":
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    return {"type": "text", "text": block.text}
+
+
+def _run_tool(spec: AgentSpec, ctx: ToolContext, use: Any, result: RunResult) -> dict[str, Any]:
+    """Run one requested tool. Input problems go back to the model as is_error results."""
+    tool = spec.tool(use.name)
+    result.tools_called.append(use.name)
+    if tool is None:
+        log.warning("model asked for a tool outside the allow-list: %s", use.name)
+        return _tool_result(use.id, f"tool {use.name!r} is not available to you", error=True)
+    try:
+        output = tool.run(ctx, dict(use.input))
+    except ToolInputError as exc:
+        return _tool_result(use.id, str(exc), error=True)
+    return _tool_result(use.id, to_json(output))
+
+
+def _tool_result(tool_use_id: str, content: str, *, error: bool = False) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id, "content": content}
+    if error:
+        block["is_error"] = True
+    return block

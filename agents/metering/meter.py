@@ -1,0 +1,163 @@
+"""Every model call writes one ledger row: exact tokens by kind, µUSD cost, latency, attribution."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from anthropic.types import Message
+from sqlalchemy.orm import Session, sessionmaker
+
+from agents.errors import ModelUnavailableError
+from agents.llm.port import LLM, LLMRequest
+from agents.metering.prices import PriceCatalog, Usage
+from storage.models import CallStatus, LLMCall
+from storage.types import utcnow
+from storage.uow import UnitOfWork
+
+
+@dataclass(kw_only=True)
+class Attribution:
+    """Who a call is for. `customer_id` is filled in as the run learns which customer it is."""
+
+    org_id: int
+    user_id: int | None
+    on_behalf_of_user_id: int | None = None
+    customer_id: int | None = None
+    conversation_id: int | None = None
+    channel_id: str | None = None
+    route: str | None = None
+    request_type: str = "chat"
+    prompt_version: str | None = None
+
+
+@dataclass(frozen=True)
+class CallCost:
+    """What one call cost, kept for the reply's context line."""
+
+    model: str
+    usage: Usage
+    cost_micro_usd: int
+
+
+def usage_of(message: Message) -> Usage:
+    """Final token counts by kind; 1-hour cache writes are split out when the API reports them."""
+    raw = message.usage
+    cache_write = raw.cache_creation_input_tokens or 0
+    one_hour = 0
+    if raw.cache_creation is not None:
+        one_hour = raw.cache_creation.ephemeral_1h_input_tokens or 0
+    return Usage(
+        input_tokens=raw.input_tokens,
+        output_tokens=raw.output_tokens,
+        cache_write_5m_tokens=cache_write - one_hour,
+        cache_write_1h_tokens=one_hour,
+        cache_read_tokens=raw.cache_read_input_tokens or 0,
+    )
+
+
+class Meter:
+    """Makes metered views of an LLM for one run."""
+
+    def __init__(
+        self,
+        *,
+        factory: sessionmaker[Session],
+        catalog: PriceCatalog,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.factory = factory
+        self.catalog = catalog
+        self.clock = clock
+
+    def bind(self, llm: LLM, attribution: Attribution) -> MeteredLLM:
+        """An LLM that records every call it makes against `attribution`."""
+        return MeteredLLM(llm, meter=self, attribution=attribution)
+
+
+@dataclass
+class MeteredLLM:
+    """The LLM port with a ledger row per call (failures included)."""
+
+    inner: LLM
+    meter: Meter
+    attribution: Attribution
+    costs: list[CallCost] = field(default_factory=list)
+
+    @property
+    def offline(self) -> bool:
+        """Passes through: offline calls are recorded too, at $0."""
+        return self.inner.offline
+
+    def create(self, request: LLMRequest) -> Message:
+        """Refuse an unpriced model, call, then record tokens, cost and latency."""
+        if self.inner.offline:
+            return self.inner.create(request)  # rules and templates: not a model call, $0
+        started_at = self.meter.clock()
+        price = self.meter.catalog.price(request.model, started_at)
+        began = time.perf_counter()
+        try:
+            message = self.inner.create(request)
+        except ModelUnavailableError as exc:
+            self._record(request, started_at, began, Usage(), 0, error=exc.reason)
+            raise
+        usage = usage_of(message)
+        cost = price.cost_micro_usd(usage)
+        self._record(request, started_at, began, usage, cost, request_id=message.id)
+        self.costs.append(
+            CallCost(model=message.model or request.model, usage=usage, cost_micro_usd=cost)
+        )
+        return message
+
+    @property
+    def total_cost_micro_usd(self) -> int:
+        """Cost of the calls this view made."""
+        return sum(c.cost_micro_usd for c in self.costs)
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens of the calls this view made."""
+        return sum(c.usage.total for c in self.costs)
+
+    def _record(
+        self,
+        request: LLMRequest,
+        started_at: datetime,
+        began: float,
+        usage: Usage,
+        cost: int,
+        *,
+        error: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        a = self.attribution
+        row = LLMCall(
+            created_at=started_at,
+            org_id=a.org_id,
+            user_id=a.user_id,
+            on_behalf_of_user_id=a.on_behalf_of_user_id,
+            customer_id=a.customer_id,
+            conversation_id=a.conversation_id,
+            channel_id=a.channel_id,
+            agent=request.agent,
+            route=a.route,
+            request_type=a.request_type,
+            prompt_version=a.prompt_version,
+            model=request.model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_write_5m_tokens=usage.cache_write_5m_tokens,
+            cache_write_1h_tokens=usage.cache_write_1h_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cost_micro_usd=cost,
+            latency_ms=int((time.perf_counter() - began) * 1000),
+            status=CallStatus.ERROR if error else CallStatus.OK,
+            error=error,
+            request_id=request_id,
+        )
+        # Its own transaction: the ledger must keep the row even if the run fails later.
+        with UnitOfWork(self.meter.factory) as uow:
+            uow.ledger.add(row)
+            uow.commit()

@@ -1,0 +1,123 @@
+"""The dated price catalog and exact cost in integer micro-USD."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from agents.errors import UnknownModelError
+
+_DATED_SNAPSHOT = re.compile(r"^(?P<base>.+)-\d{8}$")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of one call, by kind (as the Messages API reports them, final and cumulative)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    cache_read_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every token the call consumed or produced."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_write_5m_tokens
+            + self.cache_write_1h_tokens
+            + self.cache_read_tokens
+        )
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens for each kind, in force from `effective_from`."""
+
+    effective_from: date
+    input: Decimal
+    output: Decimal
+    cache_write_5m: Decimal
+    cache_write_1h: Decimal
+    cache_read: Decimal
+    batch_input: Decimal
+    batch_output: Decimal
+
+    def cost_micro_usd(self, usage: Usage, *, batch: bool = False) -> int:
+        """Exact cost, rounded once (half up) to whole micro-USD: USD/MTok == µUSD/token."""
+        exact = (
+            usage.input_tokens * (self.batch_input if batch else self.input)
+            + usage.output_tokens * (self.batch_output if batch else self.output)
+            + usage.cache_write_5m_tokens * self.cache_write_5m
+            + usage.cache_write_1h_tokens * self.cache_write_1h
+            + usage.cache_read_tokens * self.cache_read
+        )
+        return int(Decimal(exact).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+class PriceCatalog:
+    """Model → dated prices. Unknown models raise; nothing is ever priced at $0 by accident."""
+
+    def __init__(self, prices: dict[str, list[Price]]) -> None:
+        self._prices = {
+            model: sorted(p, key=lambda x: x.effective_from) for model, p in prices.items()
+        }
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> PriceCatalog:
+        """The packaged catalog, or an admin's override file in the same format."""
+        source = (
+            path.read_text() if path else (files("agents") / "data" / "prices.json").read_text()
+        )
+        return cls.from_document(json.loads(source))
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> PriceCatalog:
+        """Build from the JSON shape of agents/data/prices.json."""
+        return cls(
+            {
+                model: [_price(entry) for entry in entries]
+                for model, entries in document["models"].items()
+            }
+        )
+
+    def knows(self, model: str) -> bool:
+        """Whether `model` (or the family of a dated snapshot id) has a price."""
+        return self._family(model) is not None
+
+    def price(self, model: str, at: datetime) -> Price:
+        """The price of `model` in force at `at`."""
+        family = self._family(model)
+        if family is None:
+            raise UnknownModelError(model)
+        in_force = [p for p in self._prices[family] if p.effective_from <= at.date()]
+        if not in_force:
+            raise UnknownModelError(f"{model} (no price in force on {at.date()})")
+        return in_force[-1]
+
+    def cost(self, model: str, usage: Usage, at: datetime, *, batch: bool = False) -> int:
+        """Cost of one call in micro-USD."""
+        return self.price(model, at).cost_micro_usd(usage, batch=batch)
+
+    def _family(self, model: str) -> str | None:
+        if model in self._prices:
+            return model
+        match = _DATED_SNAPSHOT.match(model)  # "claude-sonnet-4-5-20250929" → "claude-sonnet-4-5"
+        if match and match["base"] in self._prices:
+            return match["base"]
+        return None
+
+
+def _price(entry: dict[str, str]) -> Price:
+    return Price(
+        effective_from=date.fromisoformat(entry["effective_from"]),
+        **{k: Decimal(str(v)) for k, v in entry.items() if k != "effective_from"},
+    )
