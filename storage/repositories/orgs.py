@@ -16,6 +16,10 @@ class OrgRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def all(self) -> list[Org]:
+        """Every org, oldest first."""
+        return list(self.session.scalars(select(Org).order_by(Org.id)))
+
     def by_team(self, slack_team_id: str) -> Org | None:
         """The org of a Slack workspace, if it has one."""
         return self.session.scalar(select(Org).where(Org.slack_team_id == slack_team_id))

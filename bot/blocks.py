@@ -1,0 +1,85 @@
+"""Block Kit builders: pure functions from domain objects to blocks."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from agents.assistant import Answer
+from bot.actions import ActionId, FeedbackValue
+
+SECTION_LIMIT = 3000
+MAX_BLOCKS = 50
+_BROADCAST = re.compile(r"<!(channel|here|everyone)(\|[^>]*)?>|@(channel|here|everyone)\b")
+
+
+def sanitize(text: str) -> str:
+    """No broadcast pings from model output: @channel/@here/@everyone become plain words."""
+    return _BROADCAST.sub(lambda m: f"`@{m.group(1) or m.group(3)}`", text)
+
+
+def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Split at paragraph, then line, then hard boundaries so each piece fits a section."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = rest.rfind("\n\n", 0, limit)
+        cut = cut if cut > 0 else rest.rfind("\n", 0, limit)
+        cut = cut if cut > 0 else limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return [*pieces, rest] if rest else pieces
+
+
+def usd(micro_usd: int) -> str:
+    """Micro-USD shown as dollars with enough precision to see small calls."""
+    return f"${micro_usd / 1_000_000:.4f}"
+
+
+def cost_line(answer: Answer) -> str:
+    """The context line on every reply: who answered and what it cost."""
+    if answer.offline:
+        return f"Offline mode · {answer.agent} · answered from CRM data by rules, no AI model · $0"
+    return (
+        f"{answer.agent} · {answer.model} · {answer.tokens:,} tokens · {usd(answer.cost_micro_usd)}"
+    )
+
+
+def answer_blocks(answer: Answer) -> list[dict[str, Any]]:
+    """The reply: text sections, a notice if any, the cost line and feedback buttons."""
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=piece))
+        for piece in split_text(sanitize(answer.text))
+    ][: MAX_BLOCKS - 3]
+    if answer.notice:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=f":warning: {answer.notice}")])
+        )
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=cost_line(answer))]))
+    value = FeedbackValue(conversation_id=answer.conversation_id).model_dump_json()
+    blocks.append(
+        ActionsBlock(
+            elements=[
+                ButtonElement(text=":+1: Helpful", action_id=ActionId.FEEDBACK_UP, value=value),
+                ButtonElement(
+                    text=":-1: Not helpful", action_id=ActionId.FEEDBACK_DOWN, value=value
+                ),
+            ]
+        )
+    )
+    return [block.to_dict() for block in blocks]
+
+
+def answer_fallback_text(answer: Answer) -> str:
+    """Notification text (and what screen readers get) for the reply."""
+    first = sanitize(answer.text).strip().splitlines()[0] if answer.text.strip() else "(no answer)"
+    return first[:300]

@@ -1,0 +1,58 @@
+"""The `countersign` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="countersign", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the Slack app")
+    mode = serve.add_mutually_exclusive_group()
+    mode.add_argument("--http", action="store_true", help="serve POST /slack/events (default)")
+    mode.add_argument("--socket-mode", action="store_true", help="connect with SLACK_APP_TOKEN")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=3000)
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    imp = sub.add_parser("import-crm", help="import CRM data from a JSON file (see README)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--team", help="Slack team id of the org (default: the only org)")
+    seed = sub.add_parser("seed-demo", help="load the demo CRM dataset")
+    seed.add_argument("--team", default="T_DEMO")
+    sub.add_parser("demo", help="run a scripted conversation against a local workspace")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.load()
+    except SettingsError as exc:
+        print(f"countersign: {exc}", file=sys.stderr)  # noqa: T201 (a CLI speaks on stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.runtime.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from bot import commands  # the heavy imports only once the settings are known to be good
+
+    command: Command = getattr(commands, args.command.replace("-", "_"))
+    try:
+        return command(args, settings)
+    except SettingsError as exc:
+        print(f"countersign: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""What each `countersign` subcommand does."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.settings import Settings, SettingsError
+from storage import migrate as migrations
+from storage.crm_import import CrmImportError, import_crm_file
+from storage.db import engine_from_settings, session_factory
+from storage.demo import seed_demo as load_demo_data
+from storage.types import utcnow
+from storage.uow import UnitOfWork
+
+
+def _say(text: str) -> None:
+    print(text)  # noqa: T201 (CLI output)
+
+
+def migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    """Upgrade the configured database to the newest schema."""
+    migrations.upgrade(_url(settings))
+    _say("database is up to date")
+    return 0
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve over HTTP (default) or Socket Mode."""
+    from bot.serve import serve_http, serve_socket_mode
+    from bot.services import build_services
+
+    _prepare_embedded(settings)
+    services = build_services(settings)
+    try:
+        if args.socket_mode:
+            serve_socket_mode(settings, services)
+        else:
+            serve_http(settings, services, host=args.host, port=args.port)
+    finally:
+        services.close()
+    return 0
+
+
+def import_crm(args: argparse.Namespace, settings: Settings) -> int:
+    """Import a CRM JSON file into one org, all or nothing."""
+    _prepare_embedded(settings)
+    factory = session_factory(engine_from_settings(settings.storage))
+    org_id = _org_id(factory, args.team)
+    try:
+        report = import_crm_file(factory, org_id=org_id, path=args.file)
+    except CrmImportError as exc:
+        print(f"countersign: nothing was imported:\n{exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    _say(report.summary())
+    return 0
+
+
+def seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Load the packaged demo dataset (timestamps shifted to now)."""
+    _prepare_embedded(settings)
+    factory = session_factory(engine_from_settings(settings.storage))
+    with UnitOfWork(factory) as uow:
+        org = uow.orgs.ensure(slack_team_id=args.team, name="Demo Co")
+        uow.commit()
+    _say(load_demo_data(factory, org_id=org.id, now=utcnow()).summary())
+    return 0
+
+
+def demo(_args: argparse.Namespace, settings: Settings) -> int:
+    """A scripted conversation against the local workspace emulator."""
+    from bot.demo import run_demo
+
+    return run_demo(settings)
+
+
+def _url(settings: Settings) -> str:
+    if settings.storage.database_url is None:
+        settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.storage.resolved_database_url()
+
+
+def _prepare_embedded(settings: Settings) -> None:
+    """Zero setup: the embedded SQLite file is migrated automatically; PostgreSQL is not."""
+    if settings.storage.database_url is None:
+        migrations.upgrade(_url(settings))
+
+
+def _org_id(factory: sessionmaker[Session], team: str | None) -> int:
+    """The org to import into: the named team's, or the only one there is."""
+    with UnitOfWork(factory) as uow:
+        if team:
+            org = uow.orgs.ensure(slack_team_id=team)
+            uow.commit()
+            return org.id
+        orgs = uow.orgs.all()
+    if len(orgs) != 1:
+        raise SettingsError(f"pass --team TEAM_ID: the database has {len(orgs)} orgs")
+    return orgs[0].id

@@ -1,0 +1,34 @@
+"""A local Slack workspace: Web API server, signed event delivery, transcript rendering.
+
+Used by `countersign demo` and by the tests; nothing here talks to slack.com.
+"""
+
+from bot.emulator.calls import RecordedCall
+from bot.emulator.render import render_message, render_thread
+from bot.emulator.server import SlackEmulator
+from bot.emulator.signing import (
+    EventSender,
+    app_mention_event,
+    block_action,
+    dm_message_event,
+    sign_request,
+    slash_command,
+)
+from bot.emulator.workspace import BOT_ID, BOT_USER_ID, PostedMessage, UploadedFile
+
+__all__ = [
+    "BOT_ID",
+    "BOT_USER_ID",
+    "EventSender",
+    "PostedMessage",
+    "RecordedCall",
+    "SlackEmulator",
+    "UploadedFile",
+    "app_mention_event",
+    "block_action",
+    "dm_message_event",
+    "render_message",
+    "render_thread",
+    "sign_request",
+    "slash_command",
+]

@@ -1,0 +1,152 @@
+"""Work done after the ack: answer a question, record feedback. Payloads are plain JSON."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from agents.assistant import Answer, Profile, Question
+from bot.blocks import answer_blocks, answer_fallback_text
+from bot.services import Services
+from storage.models import AuditEvent
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+ANSWER_QUESTION = "answer_question"
+RECORD_FEEDBACK = "record_feedback"
+
+
+def register_jobs(services: Services) -> None:
+    """Make the job functions runnable by name."""
+    services.runner.register(ANSWER_QUESTION, lambda p: answer_question(services, p))
+    services.runner.register(RECORD_FEEDBACK, lambda p: record_feedback(services, p))
+
+
+def question_payload(
+    *,
+    team_id: str,
+    channel: str,
+    user: str,
+    text: str,
+    delivery_id: str,
+    thread_ts: str,
+    reply_thread_ts: str | None,
+    request_type: str = "chat",
+) -> dict[str, Any]:
+    """The job payload for one question (conversation key + where to reply)."""
+    return {
+        "team_id": team_id,
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "delivery_id": delivery_id,
+        "thread_ts": thread_ts,
+        "reply_thread_ts": reply_thread_ts,
+        "request_type": request_type,
+    }
+
+
+def answer_question(services: Services, payload: dict[str, Any]) -> None:
+    """Answer and post in the thread; a failure is shown to the user with an error id."""
+    if payload.get("open_thread"):
+        payload = _open_thread(services, payload)
+    question = Question(
+        team_id=payload["team_id"],
+        channel_id=payload["channel"],
+        thread_ts=payload["thread_ts"],
+        slack_user_id=payload["user"],
+        text=payload["text"],
+        delivery_id=payload["delivery_id"],
+        request_type=payload["request_type"],
+    )
+    try:
+        answer = services.assistant.answer(question, profile=lambda: _profile(services, question))
+    except Exception:  # the job boundary: tell the user, keep the traceback in the log
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("answering failed (error id %s)", error_id)
+        _post(
+            services,
+            payload,
+            text=f"Sorry, something went wrong on my side (error id `{error_id}`).",
+        )
+        return
+    if answer.duplicate:
+        log.info("delivery %s already answered", question.delivery_id)
+        return
+    _post_answer(services, payload, answer)
+
+
+def _open_thread(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
+    """For /ai: post the question as a thread root so the answer and follow-ups live under it."""
+    root = services.slack.chat_postMessage(
+        channel=payload["channel"], text=f"<@{payload['user']}> asked: {payload['text'][:2900]}"
+    )
+    return {**payload, "thread_ts": root["ts"], "reply_thread_ts": root["ts"], "open_thread": False}
+
+
+def _post_answer(services: Services, payload: dict[str, Any], answer: Answer) -> None:
+    _post(services, payload, text=answer_fallback_text(answer), blocks=answer_blocks(answer))
+
+
+def _post(
+    services: Services,
+    payload: dict[str, Any],
+    *,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> None:
+    services.slack.chat_postMessage(
+        channel=payload["channel"],
+        thread_ts=payload["reply_thread_ts"],
+        text=text,
+        blocks=blocks,
+        unfurl_links=False,
+    )
+
+
+def _profile(services: Services, question: Question) -> Profile | None:
+    """Slack's view of a person the CRM has not linked yet (email links them to a CRM user)."""
+    try:
+        user = services.slack.users_info(user=question.slack_user_id)["user"]
+    except SlackApiError as exc:
+        log.warning(
+            "users.info failed for %s: %s", question.slack_user_id, exc.response.get("error")
+        )
+        return None
+    profile = user.get("profile", {})
+    return Profile(
+        email=profile.get("email"),
+        name=profile.get("real_name")
+        or user.get("real_name")
+        or user.get("name")
+        or question.slack_user_id,
+        timezone=user.get("tz") or "UTC",
+    )
+
+
+def record_feedback(services: Services, payload: dict[str, Any]) -> None:
+    """Store a 👍/👎 as an audit event and thank the user quietly."""
+    with UnitOfWork(services.factory) as uow:
+        org = uow.orgs.ensure(slack_team_id=payload["team_id"])
+        actor = uow.orgs.user_by_slack_id(org.id, payload["user"])
+        uow.audit.add(
+            AuditEvent(
+                org_id=org.id,
+                actor_id=actor.id if actor else None,
+                action=f"feedback.{payload['rating']}",
+                subject_type="conversation",
+                subject_id=str(payload["conversation_id"]),
+                result="recorded",
+                detail={"message_ts": payload.get("message_ts"), "slack_user": payload["user"]},
+            )
+        )
+        uow.commit()
+    services.slack.chat_postEphemeral(
+        channel=payload["channel"],
+        user=payload["user"],
+        text="Thanks — your feedback was recorded.",
+    )

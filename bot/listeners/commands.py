@@ -1,0 +1,32 @@
+"""`/ai <question>`: ask from anywhere; the answer opens a thread in the channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack
+
+from bot.jobs import ANSWER_QUESTION, question_payload
+from bot.runner import JobRunner
+
+USAGE = "Ask me about a customer, e.g. `/ai what's going on with Halvorsen?`"
+
+
+def on_ai_command(ack: Ack, command: dict[str, Any], runner: JobRunner) -> None:
+    """Queue the question; an empty command gets the usage line."""
+    text = (command.get("text") or "").strip()
+    if not text:
+        ack(text=USAGE)
+        return
+    payload = question_payload(
+        team_id=command["team_id"],
+        channel=command["channel_id"],
+        user=command["user_id"],
+        text=text,
+        delivery_id=f"cmd:{command['trigger_id']}",
+        thread_ts="",
+        reply_thread_ts=None,
+        request_type="command",
+    )
+    runner.defer(ANSWER_QUESTION, {**payload, "open_thread": True})
+    ack(text=f"On it: _{text[:200]}_")

@@ -1,0 +1,67 @@
+"""@mentions in channels and direct messages: queue the question, then ack."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import Ack
+
+from bot.jobs import ANSWER_QUESTION, question_payload
+from bot.runner import JobRunner
+
+_MENTION = re.compile(r"<@[A-Z0-9]+>")
+# Message subtypes that are not a person writing something new.
+_IGNORED_SUBTYPES = {"message_changed", "message_deleted", "bot_message", "channel_join"}
+
+
+def strip_mentions(text: str) -> str:
+    """The question without the @bot mention(s)."""
+    return _MENTION.sub("", text).strip()
+
+
+def on_app_mention(
+    ack: Ack, body: dict[str, Any], event: dict[str, Any], runner: JobRunner
+) -> None:
+    """Answer in the thread the mention was made in (or start one under it)."""
+    root = event.get("thread_ts") or event["ts"]
+    runner.defer(
+        ANSWER_QUESTION,
+        question_payload(
+            team_id=body["team_id"],
+            channel=event["channel"],
+            user=event["user"],
+            text=strip_mentions(event.get("text", "")),
+            delivery_id=body["event_id"],
+            thread_ts=root,
+            reply_thread_ts=root,
+        ),
+    )
+    ack()  # after the job is queued: if queuing fails Slack gets an error and retries
+
+
+def on_direct_message(
+    ack: Ack, body: dict[str, Any], event: dict[str, Any], runner: JobRunner
+) -> None:
+    """A DM: top-level messages form one running conversation; threads are their own."""
+    if (
+        event.get("channel_type") != "im"
+        or event.get("bot_id")
+        or event.get("subtype") in _IGNORED_SUBTYPES
+    ):
+        ack()
+        return
+    thread = event.get("thread_ts")
+    runner.defer(
+        ANSWER_QUESTION,
+        question_payload(
+            team_id=body["team_id"],
+            channel=event["channel"],
+            user=event["user"],
+            text=strip_mentions(event.get("text", "")),
+            delivery_id=body["event_id"],
+            thread_ts=thread or "",
+            reply_thread_ts=thread,
+        ),
+    )
+    ack()

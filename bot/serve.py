@@ -1,0 +1,47 @@
+"""Run the app: HTTP (waitress, a production WSGI server) or Socket Mode."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from waitress.server import create_server
+
+from bot.app import build_app
+from bot.http import wsgi_app
+from bot.services import Services
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_http_server(settings: Settings, services: Services, *, host: str, port: int) -> object:
+    """A waitress server for the app (not yet running); `.run()` serves, `.close()` stops."""
+    app = build_app(settings, services)
+    return create_server(
+        wsgi_app(app, services),
+        host=host,
+        port=port,
+        threads=settings.runtime.http_threads,
+        ident="countersign",
+    )
+
+
+def serve_http(settings: Settings, services: Services, *, host: str, port: int) -> None:
+    """Serve POST /slack/events and GET /healthz until interrupted."""
+    settings.require("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+    server = make_http_server(settings, services, host=host, port=port)
+    log.info("serving Slack over HTTP on http://%s:%d/slack/events", host, port)
+    server.run()  # type: ignore[attr-defined]
+
+
+def serve_socket_mode(settings: Settings, services: Services) -> None:
+    """Connect out to Slack over a WebSocket: no public URL needed."""
+    settings.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
+    app = build_app(settings, services, socket_mode=True)
+    assert settings.slack.app_token is not None
+    handler = SocketModeHandler(
+        app, app_token=settings.slack.app_token.get_secret_value(), web_client=services.slack
+    )
+    log.info("connecting to Slack in Socket Mode")
+    handler.start()  # type: ignore[no-untyped-call]

@@ -1,0 +1,66 @@
+"""Everything the listeners and jobs need, built once from settings (never at import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from agents.assistant import Assistant
+from agents.llm.anthropic_llm import AnthropicLLM
+from agents.llm.offline import OfflineLLM
+from agents.llm.port import LLM
+from agents.metering import Meter, PriceCatalog
+from bot.runner import InProcessRunner
+from bot.settings import Settings
+from storage.cache import ClaimStore, store_from_url
+from storage.db import engine_from_settings, session_factory
+
+
+@dataclass
+class Services:
+    """The process's shared parts."""
+
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+    store: ClaimStore
+    runner: InProcessRunner
+    assistant: Assistant
+    slack: WebClient
+
+    def close(self) -> None:
+        """Finish queued jobs, then release connections."""
+        self.runner.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def make_llm(settings: Settings) -> LLM:
+    """Claude when an API key is configured, else the offline adapter."""
+    if settings.agents.uses_model:
+        return AnthropicLLM.from_settings(settings.agents)
+    return OfflineLLM()
+
+
+def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
+    """Wire the process from settings; `llm` lets tests substitute a scripted model."""
+    engine = engine_from_settings(settings.storage)
+    factory = session_factory(engine)
+    meter = Meter(factory=factory, catalog=PriceCatalog.load())
+    assistant = Assistant(
+        factory=factory, llm=llm or make_llm(settings), meter=meter, settings=settings.agents
+    )
+    token = settings.slack.bot_token
+    return Services(
+        settings=settings,
+        engine=engine,
+        factory=factory,
+        store=store_from_url(settings.storage.redis_url),
+        runner=InProcessRunner(workers=settings.runtime.workers),
+        assistant=assistant,
+        slack=WebClient(
+            token=token.get_secret_value() if token else None, base_url=settings.slack.api_base()
+        ),
+    )

@@ -1,0 +1,134 @@
+"""The one settings object: built and validated once in main(), then passed down."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agents.settings import AgentSettings
+from storage.settings import StorageSettings
+
+_ENV = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+class SlackSettings(BaseSettings):
+    """How the bot talks to Slack."""
+
+    model_config = _ENV
+
+    bot_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN"),
+        description="xoxb- token of a single-workspace install.",
+    )
+    signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET"),
+        description="Verifies that HTTP requests come from Slack.",
+    )
+    app_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN"),
+        description="xapp- token with connections:write, for Socket Mode.",
+    )
+    client_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_CLIENT_ID"),
+        description="OAuth client id (multi-workspace installs).",
+    )
+    client_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_CLIENT_SECRET"),
+        description="OAuth client secret (multi-workspace installs).",
+    )
+    api_url: str = Field(
+        default="https://slack.com/api/",
+        validation_alias=AliasChoices("SLACK_API_URL"),
+        description="Web API base URL (GovSlack, or a local emulator in tests and the demo).",
+    )
+
+    def api_base(self) -> str:
+        """The base URL with the trailing slash slack_sdk expects."""
+        return self.api_url if self.api_url.endswith("/") else self.api_url + "/"
+
+
+class RuntimeSettings(BaseSettings):
+    """How this process runs."""
+
+    model_config = _ENV
+
+    workers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("COUNTERSIGN_WORKERS"),
+        description="Threads of the in-process job runner.",
+    )
+    http_threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        validation_alias=AliasChoices("COUNTERSIGN_HTTP_THREADS"),
+        description="Threads serving HTTP requests.",
+    )
+    dedup_ttl_seconds: int = Field(
+        default=3600,
+        ge=600,
+        validation_alias=AliasChoices("COUNTERSIGN_DEDUP_TTL_SECONDS"),
+        description="How long a Slack delivery id is remembered (Slack retries for ~1 h).",
+    )
+    log_level: str = Field(
+        default="INFO",
+        validation_alias=AliasChoices("COUNTERSIGN_LOG_LEVEL"),
+        description="Python logging level.",
+    )
+
+
+class Settings(BaseModel):
+    """Every section, each reading its own environment variables."""
+
+    slack: SlackSettings
+    agents: AgentSettings
+    storage: StorageSettings
+    runtime: RuntimeSettings
+
+    @classmethod
+    def load(cls) -> Settings:
+        """Read the environment (and .env); a bad value raises SettingsError naming it."""
+        try:
+            return cls(
+                slack=SlackSettings(),
+                agents=AgentSettings(),
+                storage=StorageSettings(),
+                runtime=RuntimeSettings(),
+            )
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+    def require(self, *names: str) -> None:
+        """Fail with the names of required settings that are unset (e.g. 'SLACK_BOT_TOKEN')."""
+        missing = [name for name in names if _lookup(self, name) in (None, "")]
+        if missing:
+            raise SettingsError(f"missing required setting(s): {', '.join(missing)}")
+
+
+_ENV_NAMES = {
+    "SLACK_BOT_TOKEN": ("slack", "bot_token"),
+    "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
+    "SLACK_APP_TOKEN": ("slack", "app_token"),
+}
+
+
+def _lookup(settings: Settings, env_name: str) -> object:
+    section, field = _ENV_NAMES[env_name]
+    return getattr(getattr(settings, section), field)
+
+
+def _describe(exc: ValidationError) -> str:
+    # Name the environment variable (the alias), never echo the value: it may be a secret.
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+    return "invalid setting " + "; ".join(parts)

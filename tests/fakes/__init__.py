@@ -1,0 +1,1 @@
+"""Local fakes of the services Countersign talks to (Anthropic API, SMTP)."""
