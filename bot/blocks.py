@@ -56,10 +56,9 @@ def cost_line(answer: Answer) -> str:
 
 def answer_blocks(answer: Answer) -> list[dict[str, Any]]:
     """The reply: text sections, a notice if any, the cost line and feedback buttons."""
-    blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=piece))
-        for piece in split_text(sanitize(answer.text))
-    ][: MAX_BLOCKS - 3]
+    pieces = split_text(sanitize(answer.text))[: MAX_BLOCKS - 3]
+    blocks: list[Block] = []
+    blocks.extend(SectionBlock(text=MarkdownTextObject(text=piece)) for piece in pieces)
     if answer.notice:
         blocks.append(
             ContextBlock(elements=[MarkdownTextObject(text=f":warning: {answer.notice}")])

@@ -53,10 +53,17 @@ class CallRecorder:
         return [call for call in self.calls if call.method == method]
 
     def wait_for(
-        self, predicate: Callable[[RecordedCall], bool] | str, timeout: float = 5.0
+        self,
+        predicate: Callable[[RecordedCall], bool] | str,
+        timeout: float = 5.0,
+        *,
+        after: int = 0,
     ) -> RecordedCall:
         """Block until a recorded call matches (a predicate, or a method name); return it.
 
+        Only calls from index `after` on are considered: pass `len(emulator.calls)` taken
+        before an action to wait for a call that action caused. The predicate runs under
+        the emulator's (re-entrant) lock, so it may call the emulator's accessors.
         Raises TimeoutError listing every call seen, so a failing test shows what happened.
         """
 
@@ -65,7 +72,8 @@ class CallRecorder:
 
         with self._state:
             found = self._state.wait_for(
-                lambda: next((call for call in self._calls if matches(call)), None), timeout
+                lambda: next((call for call in self._calls[after:] if matches(call)), None),
+                timeout,
             )
             if found is None:
                 seen = "\n  ".join(call.describe() for call in self._calls) or "(no calls)"

@@ -309,6 +309,16 @@ def test_wait_for_returns_a_call_made_from_another_thread(emu, client):
     assert call.params["text"] == "later"
 
 
+def test_wait_for_after_ignores_calls_made_before_the_mark(emu, client):
+    client.chat_postMessage(channel="C_SALES", text="old")
+    mark = len(emu.calls)
+    threading.Timer(0.05, lambda: client.chat_postMessage(channel="C_SALES", text="new")).start()
+
+    call = emu.wait_for("chat.postMessage", timeout=2, after=mark)
+
+    assert call.params["text"] == "new"
+
+
 def test_wait_for_times_out_listing_the_calls_seen(emu, client):
     client.auth_test()
 

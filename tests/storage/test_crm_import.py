@@ -259,7 +259,7 @@ def test_reimport_with_changed_fields_updates_rows_in_place(sqlite_factory):
     changed["customers"][0]["tags"] = ["norway"]
     changed["customers"][0]["contacts"][0]["title"] = "Operations Director"
     changed["tasks"][0]["status"] = "done"
-    changed["users"][1]["manager_email"] = None
+    changed["users"][0]["manager_email"] = None
     before = row_counts(sqlite_factory)
 
     report = import_crm_document(sqlite_factory, org_id=org_id, document=changed)
@@ -281,6 +281,7 @@ def test_reimport_with_changed_fields_updates_rows_in_place(sqlite_factory):
     assert ingrid.title == "Operations Director"
     task = one(sqlite_factory, select(Task).where(Task.title == "Send quote v3"))
     assert task.status is TaskStatus.DONE
+    assert one(sqlite_factory, select(User).where(User.email == MAYA)).manager_id is None
 
 
 def test_omitted_optional_field_keeps_stored_value_and_null_clears_it(sqlite_factory):
@@ -466,7 +467,10 @@ def test_invalid_json_is_reported_with_line_and_column(sqlite_factory, tmp_path)
 
     (problem,) = caught.value.problems
     assert (problem.file, problem.section, problem.index) == ("crm.json", "", None)
-    assert problem.message.startswith("invalid JSON at line 3, column 26: ")
+    assert str(problem) == (
+        "crm.json: invalid JSON at line 3, column 24: "
+        "Expecting property name enclosed in double quotes"
+    )
     assert row_counts(sqlite_factory) == dict.fromkeys(row_counts(sqlite_factory), 0)
 
 
