@@ -44,12 +44,12 @@ class AgentSettings(BaseSettings):
         description="Force the offline adapter even when an API key is set.",
     )
     triage_model: str = Field(
-        default="claude-haiku-4-5",
+        default="claude-haiku-5-5",
         validation_alias=_env("COUNTERSIGN_TRIAGE_MODEL"),
         description="Small model used for routing when the local rules are unsure.",
     )
     specialist_model: str = Field(
-        default="claude-sonnet-4-5",
+        default="claude-sonnet-5-5",
         validation_alias=_env("COUNTERSIGN_SPECIALIST_MODEL"),
         description="Model the specialists run their tool loops on.",
     )

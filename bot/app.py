@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 
-from bot.dedup import dedup_middleware
+from bot.dedup import dedup_middleware, release_delivery
 from bot.jobs import register_jobs
 from bot.listeners import register_listeners
 from bot.services import Services
@@ -24,13 +24,16 @@ def build_app(settings: Settings, services: Services, *, socket_mode: bool = Fal
         client=services.slack,
         signing_secret=secret.get_secret_value() if secret else None,
         request_verification_enabled=not socket_mode,
-        process_before_response=False,
+        # Listeners only queue a job, which is fast; responding after they return means the
+        # 200 goes out once the work is queued, and a queueing failure is a 500 Slack retries.
+        # (With False, Bolt auto-acks events before the listener runs: a lost job is lost.)
+        process_before_response=True,
     )
     register_jobs(services)
     app.use(_inject(services))
     app.use(dedup_middleware(services.store, ttl_seconds=settings.runtime.dedup_ttl_seconds))
     register_listeners(app)
-    app.error(_on_error)
+    app.error(_error_handler(services))
     return app
 
 
@@ -45,8 +48,14 @@ def _inject(services: Services) -> Any:
     return inject
 
 
-def _on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
-    """Unknown errors get an id that is logged with the traceback; Slack gets a 500 to retry."""
-    error_id = uuid.uuid4().hex[:8]
-    log.error("listener failed (error id %s, type %s)", error_id, body.get("type"), exc_info=error)
-    return BoltResponse(status=500, body=f"error id {error_id}")
+def _error_handler(services: Services) -> Any:
+    """Unknown errors get an id that is logged with the traceback; Slack gets a 500 and
+    retries, and the delivery's dedup claim is released so that retry is processed."""
+
+    def on_error(error: Exception, body: dict[str, Any], context: dict[str, Any]) -> BoltResponse:
+        release_delivery(services.store, context)
+        error_id = uuid.uuid4().hex[:8]
+        log.error("listener failed (error id %s, %s)", error_id, body.get("type"), exc_info=error)
+        return BoltResponse(status=500, body=f"error id {error_id}")
+
+    return on_error

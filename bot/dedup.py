@@ -41,16 +41,19 @@ def dedup_middleware(store: ClaimStore, *, ttl_seconds: int) -> Callable[..., Bo
         if not fresh:
             log.info("duplicate delivery dropped: %s", key)
             return BoltResponse(status=200, body="")
+        # Bolt's next() only lets the chain continue (it returns nothing), so a listener
+        # failure is seen by the app's error handler, which calls release_delivery().
         context["delivery_key"] = key
-        response = next_()
-        if response is None or response.status >= 500:
-            _release(store, key)
-        return response
+        return next_()
 
     return dedup
 
 
-def _release(store: ClaimStore, key: str) -> None:
+def release_delivery(store: ClaimStore, context: dict[str, Any]) -> None:
+    """Forget a claimed delivery whose work was not queued, so Slack's retry is processed."""
+    key = context.get("delivery_key")
+    if key is None:
+        return
     try:
         store.delete(f"dedup:{key}")
     except StoreUnavailable:

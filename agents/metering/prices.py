@@ -39,10 +39,9 @@ class Usage:
 
 
 @dataclass(frozen=True)
-class Price:
-    """USD per million tokens for each kind, in force from `effective_from`."""
+class Rates:
+    """USD per million tokens for each kind of token."""
 
-    effective_from: date
     input: Decimal
     output: Decimal
     cache_write_5m: Decimal
@@ -51,16 +50,39 @@ class Price:
     batch_input: Decimal
     batch_output: Decimal
 
-    def cost_micro_usd(self, usage: Usage, *, batch: bool = False) -> int:
-        """Exact cost, rounded once (half up) to whole micro-USD: USD/MTok == µUSD/token."""
-        exact = (
+    def exact_cost(self, usage: Usage, *, batch: bool) -> Decimal:
+        """Unrounded cost in micro-USD (USD/MTok == µUSD/token)."""
+        return Decimal(
             usage.input_tokens * (self.batch_input if batch else self.input)
             + usage.output_tokens * (self.batch_output if batch else self.output)
             + usage.cache_write_5m_tokens * self.cache_write_5m
             + usage.cache_write_1h_tokens * self.cache_write_1h
             + usage.cache_read_tokens * self.cache_read
         )
-        return int(Decimal(exact).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True)
+class Price:
+    """A model's rates in force from `effective_from`, with an optional long-prompt tier."""
+
+    effective_from: date
+    rates: Rates
+    long_prompt_above: int | None = None
+    long_prompt_rates: Rates | None = None
+
+    def cost_micro_usd(self, usage: Usage, *, batch: bool = False) -> int:
+        """Exact cost, rounded once (half up) to whole micro-USD."""
+        rates = self.rates
+        prompt = (
+            usage.input_tokens
+            + usage.cache_read_tokens
+            + usage.cache_write_5m_tokens
+            + usage.cache_write_1h_tokens
+        )
+        if self.long_prompt_rates and self.long_prompt_above and prompt > self.long_prompt_above:
+            rates = self.long_prompt_rates
+        exact = rates.exact_cost(usage, batch=batch)
+        return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 class PriceCatalog:
@@ -116,8 +138,26 @@ class PriceCatalog:
         return None
 
 
-def _price(entry: dict[str, str]) -> Price:
+_RATE_FIELDS = (
+    "input",
+    "output",
+    "cache_write_5m",
+    "cache_write_1h",
+    "cache_read",
+    "batch_input",
+    "batch_output",
+)
+
+
+def _rates(entry: dict[str, Any]) -> Rates:
+    return Rates(**{name: Decimal(str(entry[name])) for name in _RATE_FIELDS})
+
+
+def _price(entry: dict[str, Any]) -> Price:
+    long_prompt = entry.get("long_prompt")
     return Price(
         effective_from=date.fromisoformat(entry["effective_from"]),
-        **{k: Decimal(str(v)) for k, v in entry.items() if k != "effective_from"},
+        rates=_rates(entry),
+        long_prompt_above=int(long_prompt["above_tokens"]) if long_prompt else None,
+        long_prompt_rates=_rates(long_prompt) if long_prompt else None,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -23,5 +24,8 @@ def insert_ignoring_conflict(
     else:
         lite_stmt = sqlite.insert(model).values(**values)
         stmt = lite_stmt.on_conflict_do_nothing(index_elements=conflict_columns)
-    result = session.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
+    # RETURNING yields a row only when this statement inserted; rowcount is not reliable for
+    # ON CONFLICT DO NOTHING across drivers (psycopg reported a conflict as 1 row here).
+    primary_key = list(inspect(model).primary_key)
+    result = session.execute(stmt.returning(*primary_key))
+    return result.first() is not None
