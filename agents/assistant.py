@@ -123,15 +123,15 @@ class Assistant:
             customer_id=turn.customer_id,
             request_type=question.request_type,
         )
-        metered = self.meter.bind(llm, attribution)
+        ctx = ToolContext(
+            factory=self.factory, org_id=turn.org_id, user_id=turn.user_id, now=self.clock()
+        )
+        metered = self.meter.bind(llm, attribution, state=ctx.state)
         route = self._route(question, turn, metered)
         turn.route = route
         spec = self.specialists[route.specialist]
         metered.attribution.route = route.specialist
         metered.attribution.prompt_version = spec.prompt_version
-        ctx = ToolContext(
-            factory=self.factory, org_id=turn.org_id, user_id=turn.user_id, now=self.clock()
-        )
         notice = None
         try:
             result = self._specialist(spec, question, turn, metered, ctx)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.errors import ModelUnavailableError
 from agents.llm.port import LLM, LLMRequest
 from agents.metering.prices import PriceCatalog, Usage
+from agents.tools.base import RunState
 from storage.models import CallStatus, LLMCall
 from storage.types import utcnow
 from storage.uow import UnitOfWork
@@ -72,9 +73,12 @@ class Meter:
         self.catalog = catalog
         self.clock = clock
 
-    def bind(self, llm: LLM, attribution: Attribution) -> MeteredLLM:
-        """An LLM that records every call it makes against `attribution`."""
-        return MeteredLLM(llm, meter=self, attribution=attribution)
+    def bind(
+        self, llm: LLM, attribution: Attribution, *, state: RunState | None = None
+    ) -> MeteredLLM:
+        """An LLM that records every call against `attribution`; the customer a run finds
+        (in `state`) is attributed from the next call on."""
+        return MeteredLLM(llm, meter=self, attribution=attribution, state=state or RunState())
 
 
 @dataclass
@@ -84,6 +88,7 @@ class MeteredLLM:
     inner: LLM
     meter: Meter
     attribution: Attribution
+    state: RunState = field(default_factory=RunState)
     costs: list[CallCost] = field(default_factory=list)
 
     @property
@@ -138,7 +143,7 @@ class MeteredLLM:
             org_id=a.org_id,
             user_id=a.user_id,
             on_behalf_of_user_id=a.on_behalf_of_user_id,
-            customer_id=a.customer_id,
+            customer_id=self.state.customer_id or a.customer_id,
             conversation_id=a.conversation_id,
             channel_id=a.channel_id,
             agent=request.agent,

@@ -10,7 +10,7 @@ from slack_bolt import Ack
 from bot.jobs import ANSWER_QUESTION, question_payload
 from bot.runner import JobRunner
 
-_MENTION = re.compile(r"<@[A-Z0-9]+>")
+_MENTION = re.compile(r"<@[A-Za-z0-9_]+(\|[^>]*)?>")
 # Message subtypes that are not a person writing something new.
 _IGNORED_SUBTYPES = {"message_changed", "message_deleted", "bot_message", "channel_join"}
 
