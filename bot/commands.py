@@ -32,6 +32,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.serve import serve_http, serve_socket_mode
     from bot.services import build_services
 
+    if args.socket_mode:
+        settings.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
+    else:
+        settings.require("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
     _prepare_embedded(settings)
     services = build_services(settings)
     try:

@@ -1,0 +1,47 @@
+"""manifest.yaml is accepted by Slack's published schema and matches what the code handles."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from slack_bolt import App
+
+from bot.listeners import register_listeners
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT.parent / "shared" / "slack" / "manifest.schema.1.0.0.json"
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    return yaml.safe_load((ROOT / "manifest.yaml").read_text())
+
+
+def test_manifest_is_valid_for_slack(manifest):
+    if not SCHEMA.exists():
+        pytest.fail(f"Slack's manifest schema is missing at {SCHEMA}")
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(manifest, schema)
+
+
+def _listener_names():
+    app = App(token="xoxb-x", signing_secret="s", token_verification_enabled=False)
+    register_listeners(app)
+    return {listener.ack_function.__name__ for listener in app._listeners}
+
+
+def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
+    # each manifest entry has its listener, and each listener is reachable through the manifest
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    commands = {c["command"] for c in manifest["features"]["slash_commands"]}
+    surfaces = {
+        "on_app_mention": "app_mention" in events,
+        "on_direct_message": "message.im" in events,
+        "on_ai_command": "/ai" in commands,
+        "on_feedback": manifest["settings"]["interactivity"]["is_enabled"],
+    }
+    assert _listener_names() == set(surfaces)
+    assert all(surfaces.values())
+    assert events == {"app_mention", "message.im"} and commands == {"/ai"}
