@@ -178,10 +178,11 @@ def redis_store(redis_url: str) -> Iterator[RedisStore]:
 
 
 def _uses(item: pytest.Item, fixture: str) -> bool:
-    callspec = getattr(item, "callspec", None)
-    if fixture == "pg_url" and callspec is not None and "any_factory" in callspec.params:
-        return bool(callspec.params["any_factory"] == "postgres")
-    return fixture in getattr(item, "fixturenames", ())
+    """Whether the test really used the server: its fixture was set up for this item,
+    directly or through another fixture (getfixturevalue included)."""
+    request = getattr(item, "_request", None)
+    active = set(getattr(request, "_fixture_defs", {}) or {}) if request else set()
+    return fixture in active or fixture in getattr(item, "funcargs", {})
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -208,3 +208,13 @@ def test_offline_answers_write_no_ledger_rows(stack):
     stack.wait_idle()
     with UnitOfWork(stack.services.factory) as uow:
         assert uow.session.scalar(select(func.count()).select_from(LLMCall)) == 0
+
+
+def test_with_redis_down_deliveries_still_answer_once(tmp_path, monkeypatch):
+    # Dedup fails open when Redis is unreachable; the turn claim in the database still holds.
+    with running_stack(tmp_path, redis_url="redis://127.0.0.1:1/0") as stack:
+        envelope = stack.mention_envelope("what's going on with Halvorsen?")
+        statuses = [stack.sender.post_event(envelope, retry_num=n)[0] for n in (None, 1, 2)]
+        stack.wait_idle()
+        assert statuses == [200, 200, 200]
+        assert len(stack.bot_replies(SALES, envelope["event"]["ts"])) == 1
