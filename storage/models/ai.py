@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, Timestamped
+from storage.models.base import Base, Timestamped, json_list
 from storage.models.columns import BIG_ID, str_enum
 from storage.models.enums import CallStatus, DraftStatus, MessageRole
 from storage.types import utcnow
@@ -31,7 +31,7 @@ class Conversation(Timestamped, Base):
     # Thread root ts; "" for a DM's top level, which is one running conversation.
     thread_ts: Mapped[str] = mapped_column(String(32))
     active_agent: Mapped[str | None] = mapped_column(String(40))
-    agent_history: Mapped[list[str]] = mapped_column(default=list)
+    agent_history: Mapped[list[str]] = mapped_column(json_list(), default=list)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey(CUSTOMER_FK, ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, MetaData
+from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from storage.types import UTCDateTime, utcnow
 
@@ -28,6 +30,11 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON(),
         list[str]: JSON(),
     }
+
+
+def json_list() -> TypeEngine[Any]:
+    """A JSON list column whose in-place edits (tags.append) are saved, not silently dropped."""
+    return MutableList.as_mutable(JSON())
 
 
 class Timestamped:

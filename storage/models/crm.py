@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.models.base import Base, Timestamped
+from storage.models.base import Base, Timestamped, json_list
 from storage.models.columns import str_enum
 from storage.models.enums import CustomerStatus, DealStage, DealStatus, Role, TaskStatus
 from storage.types import Money
@@ -63,7 +63,7 @@ class Customer(Timestamped, Base):
     status: Mapped[CustomerStatus] = mapped_column(
         str_enum(CustomerStatus), default=CustomerStatus.ACTIVE
     )
-    tags: Mapped[list[str]] = mapped_column(default=list)
+    tags: Mapped[list[str]] = mapped_column(json_list(), default=list)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey(USER_FK, ondelete="SET NULL"))
     notes: Mapped[str | None] = mapped_column(Text)
 

@@ -74,18 +74,15 @@ class CrmRepository:
         )
 
     def open_deals(self, org_id: int, customer_id: int) -> list[Deal]:
-        """The customer's open deals, biggest first."""
-        return list(
-            self.session.scalars(
-                select(Deal)
-                .where(
-                    Deal.org_id == org_id,
-                    Deal.customer_id == customer_id,
-                    Deal.status == DealStatus.OPEN,
-                )
-                .order_by(Deal.amount.desc())
+        """The customer's open deals, biggest first (sorted here: SQLite keeps money as text)."""
+        deals = self.session.scalars(
+            select(Deal).where(
+                Deal.org_id == org_id,
+                Deal.customer_id == customer_id,
+                Deal.status == DealStatus.OPEN,
             )
         )
+        return sorted(deals, key=lambda deal: deal.amount, reverse=True)
 
     def recent_activities(self, org_id: int, customer_id: int, *, limit: int) -> list[Activity]:
         """The customer's latest activities, newest first."""
