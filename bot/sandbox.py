@@ -1,0 +1,127 @@
+"""A whole local Countersign: the real app served over HTTP, talking to the Slack workspace
+emulator, on a fresh database seeded with the demo CRM. `make demo`, the scenario tests and
+the benchmarks all run on it, so they exercise the same path a real workspace would."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from agents.settings import AgentSettings
+from bot.emulator import BOT_USER_ID, EventSender, SlackEmulator, app_mention_event
+from bot.emulator.workspace import PostedMessage
+from bot.serve import make_http_server
+from bot.services import Services, build_services
+from bot.settings import RuntimeSettings, Settings, SlackSettings
+from storage import migrate
+from storage.db import make_engine, session_factory
+from storage.demo import seed_demo
+from storage.settings import StorageSettings
+from storage.types import utcnow
+from storage.uow import UnitOfWork
+
+TEAM = "T_DEMO"
+SALES = "C_SALES"
+PEOPLE = (
+    ("U_REP1", "Maya Chen", "maya@demo.countersign.dev"),
+    ("U_REP2", "Leo Okafor", "leo@demo.countersign.dev"),
+    ("U_MGR1", "Jordan Blake", "jordan@demo.countersign.dev"),
+    ("U_ADMIN1", "Priya Natarajan", "priya@demo.countersign.dev"),
+)
+
+
+@dataclass
+class Sandbox:
+    """The running pieces, and the moves a person in the workspace would make."""
+
+    slack: SlackEmulator
+    sender: EventSender
+    services: Services
+    settings: Settings
+    org_id: int
+    url: str
+
+    def mention_envelope(
+        self, text: str, *, user: str = "U_REP1", thread_ts: str | None = None
+    ) -> dict[str, Any]:
+        """Post `@countersign text` in #sales as `user`; the event Slack would deliver."""
+        said = self.slack.post_user_message(
+            SALES, user, f"<@{BOT_USER_ID}> {text}", thread_ts=thread_ts
+        )
+        return app_mention_event(TEAM, SALES, user, said.text, said.ts, thread_ts=thread_ts)
+
+    def wait_idle(self, timeout: float = 15.0) -> None:
+        """Block until every queued job has finished."""
+        deadline = time.monotonic() + timeout
+        while not self.services.runner.idle():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"jobs still running after {timeout}s")
+            time.sleep(0.01)
+
+    def bot_replies(self, channel: str, thread_ts: str | None = None) -> list[PostedMessage]:
+        """What the bot posted in a channel (or one thread of it)."""
+        if thread_ts:
+            messages = self.slack.thread(channel, thread_ts)
+        else:
+            messages = self.slack.channel_messages(channel)
+        return [m for m in messages if m.user == BOT_USER_ID or m.is_bot]
+
+
+@contextmanager
+def sandbox(
+    folder: Path,
+    *,
+    agents: AgentSettings,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    runtime: RuntimeSettings | None = None,
+) -> Iterator[Sandbox]:
+    """Start the emulator and the served app; stop both on exit. SQLite lives in `folder`;
+    a PostgreSQL `database_url` must already be migrated."""
+    token, secret = "xoxb-sandbox-" + secrets.token_hex(8), secrets.token_hex(16)
+    with SlackEmulator(tokens={token: TEAM}, team_id=TEAM, team_name="Demo Co") as slack:
+        for user_id, name, email in PEOPLE:
+            slack.add_user(user_id, name, email)
+        slack.add_channel(SALES, "sales")
+        settings = Settings(
+            slack=SlackSettings(
+                bot_token=SecretStr(token), signing_secret=SecretStr(secret), api_url=slack.api_url
+            ),
+            agents=agents,
+            storage=StorageSettings(
+                data_dir=folder, database_url=database_url, redis_url=redis_url
+            ),
+            runtime=runtime or RuntimeSettings(log_level="WARNING"),
+        )
+        org_id = _prepare_database(settings)
+        services = build_services(settings)
+        server: Any = make_http_server(settings, services, host="127.0.0.1", port=0)
+        threading.Thread(target=server.run, name="sandbox-http", daemon=True).start()
+        url = f"http://127.0.0.1:{server.effective_port}"
+        try:
+            yield Sandbox(slack, EventSender(url, secret), services, settings, org_id, url)
+        finally:
+            server.close()
+            services.close()
+
+
+def _prepare_database(settings: Settings) -> int:
+    url = settings.storage.resolved_database_url()
+    if settings.storage.database_url is None:
+        migrate.upgrade(url)
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    with UnitOfWork(factory) as uow:
+        org = uow.orgs.ensure(slack_team_id=TEAM, name="Demo Co")
+        uow.commit()
+    seed_demo(factory, org_id=org.id, now=utcnow())
+    engine.dispose()
+    return org.id
