@@ -218,3 +218,35 @@ def test_with_redis_down_deliveries_still_answer_once(tmp_path, monkeypatch):
         stack.wait_idle()
         assert statuses == [200, 200, 200]
         assert len(stack.bot_replies(SALES, envelope["event"]["ts"])) == 1
+
+
+def test_ai_command_acks_at_once_and_answers_in_a_new_thread(stack):
+    from bot.emulator import slash_command
+
+    body = slash_command(
+        TEAM,
+        SALES,
+        "U_REP2",
+        "/ai",
+        "how are things with Atlantic Ferries?",
+        emulator_url=stack.slack.base_url,
+    )
+    status, _, text, _ = stack.sender.post_form(body)
+    assert status == 200
+    assert "On it" in text
+    stack.wait_idle()
+    root = stack.bot_replies(SALES)[0]
+    assert "<@U_REP2> asked" in root.text
+    answer = stack.bot_replies(SALES, root.ts)[-1]
+    assert answer.thread_ts == root.ts
+    assert "Atlantic Ferries" in json.dumps(answer.blocks)
+
+
+def test_empty_ai_command_gets_the_usage_line(stack):
+    from bot.emulator import slash_command
+
+    body = slash_command(TEAM, SALES, "U_REP2", "/ai", "", emulator_url=stack.slack.base_url)
+    status, _, text, _ = stack.sender.post_form(body)
+    assert status == 200 and "/ai what's going on with Halvorsen?" in text
+    stack.wait_idle()
+    assert stack.slack.calls_to("chat.postMessage") == []
