@@ -25,18 +25,7 @@ def on_app_mention(
 ) -> None:
     """Answer in the thread the mention was made in (or start one under it)."""
     root = event.get("thread_ts") or event["ts"]
-    runner.defer(
-        ANSWER_QUESTION,
-        question_payload(
-            team_id=body["team_id"],
-            channel=event["channel"],
-            user=event["user"],
-            text=strip_mentions(event.get("text", "")),
-            delivery_id=body["event_id"],
-            thread_ts=root,
-            reply_thread_ts=root,
-        ),
-    )
+    _queue(runner, body, event, thread_ts=root, reply_thread_ts=root)
     ack()  # after the job is queued: if queuing fails Slack gets an error and retries
 
 
@@ -44,14 +33,21 @@ def on_direct_message(
     ack: Ack, body: dict[str, Any], event: dict[str, Any], runner: JobRunner
 ) -> None:
     """A DM: top-level messages form one running conversation; threads are their own."""
-    if (
-        event.get("channel_type") != "im"
-        or event.get("bot_id")
-        or event.get("subtype") in _IGNORED_SUBTYPES
-    ):
-        ack()
-        return
-    thread = event.get("thread_ts")
+    from_person = not event.get("bot_id") and event.get("subtype") not in _IGNORED_SUBTYPES
+    if event.get("channel_type") == "im" and from_person:
+        thread = event.get("thread_ts")
+        _queue(runner, body, event, thread_ts=thread or "", reply_thread_ts=thread)
+    ack()
+
+
+def _queue(
+    runner: JobRunner,
+    body: dict[str, Any],
+    event: dict[str, Any],
+    *,
+    thread_ts: str,
+    reply_thread_ts: str | None,
+) -> None:
     runner.defer(
         ANSWER_QUESTION,
         question_payload(
@@ -60,8 +56,7 @@ def on_direct_message(
             user=event["user"],
             text=strip_mentions(event.get("text", "")),
             delivery_id=body["event_id"],
-            thread_ts=thread or "",
-            reply_thread_ts=thread,
+            thread_ts=thread_ts,
+            reply_thread_ts=reply_thread_ts,
         ),
     )
-    ack()
