@@ -39,8 +39,7 @@ def make_http_server(settings: Settings, services: Services, *, host: str, port:
 
 
 def serve_http(settings: Settings, services: Services, *, host: str, port: int) -> None:
-    """Serve POST /slack/events and GET /healthz until interrupted."""
-    settings.require("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+    """Serve POST /slack/events and GET /healthz until interrupted (settings checked by the CLI)."""
     server = make_http_server(settings, services, host=host, port=port)
     log.info("serving Slack over HTTP on http://%s:%d/slack/events", host, port)
     server.run()  # type: ignore[attr-defined]
@@ -48,7 +47,6 @@ def serve_http(settings: Settings, services: Services, *, host: str, port: int) 
 
 def serve_socket_mode(settings: Settings, services: Services) -> None:
     """Connect out to Slack over a WebSocket: no public URL needed."""
-    settings.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
     app = build_app(settings, services, socket_mode=True)
     assert settings.slack.app_token is not None
     handler = SocketModeHandler(

@@ -25,10 +25,3 @@ def upgrade(url: str, revision: str = "head") -> None:
 def downgrade(url: str, revision: str) -> None:
     """Take the database at `url` down to `revision` ("base" empties it)."""
     command.downgrade(alembic_config(url), revision)
-
-
-def current_heads() -> set[str]:
-    """The head revisions the code expects."""
-    from alembic.script import ScriptDirectory
-
-    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import Conversation, Message, MessageRole
@@ -90,15 +90,6 @@ class ConversationRepository:
                 Message.conversation_id == conversation_id, Message.event_id == event_id
             )
         )
-
-    def has_event(self, conversation_id: int, event_id: str) -> bool:
-        """Whether this Slack delivery already produced a turn here."""
-        count = self.session.scalar(
-            select(func.count())
-            .select_from(Message)
-            .where(Message.conversation_id == conversation_id, Message.event_id == event_id)
-        )
-        return bool(count)
 
     def add_message(
         self,
