@@ -6,13 +6,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.drafts.service import DraftService
 from agents.errors import LoopLimitError, ModelUnavailableError
 from agents.llm.offline import OFFLINE_MODEL, OfflineLLM
 from agents.llm.port import LLM
-from agents.loop import LoopLimits, RunResult, run_specialist
+from agents.loop import LoopLimits, RunResult, Stop, run_specialist
 from agents.metering import Attribution, Meter
 from agents.settings import AgentSettings
 from agents.specialists import DEFAULT_SPECIALIST, SPECIALISTS
@@ -60,6 +62,8 @@ class Answer:
     conversation_id: int = 0
     notice: str | None = None
     duplicate: bool = False
+    org_id: int = 0
+    draft_ids: tuple[int, ...] = ()  # drafts proposed by this run, each posted as a card
 
 
 class Assistant:
@@ -73,6 +77,7 @@ class Assistant:
         meter: Meter,
         settings: AgentSettings,
         specialists: dict[str, AgentSpec] | None = None,
+        drafts: DraftService | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.factory = factory
@@ -81,6 +86,7 @@ class Assistant:
         self.meter = meter
         self.settings = settings
         self.specialists = specialists or SPECIALISTS
+        self.drafts = drafts
         self.clock = clock
         self.limits = LoopLimits(
             max_turns=settings.max_turns,
@@ -106,7 +112,7 @@ class Assistant:
                 "This answer was put together from CRM data by rules.",
             )
         finish_turn(self.factory, turn, answer.text, agent=answer.agent, offline=answer.offline)
-        return replace(answer, conversation_id=turn.conversation_id)
+        return replace(answer, conversation_id=turn.conversation_id, org_id=turn.org_id)
 
     def _bounded(self, question: Question) -> Question:
         limit = self.settings.max_question_chars
@@ -124,7 +130,14 @@ class Assistant:
             request_type=question.request_type,
         )
         ctx = ToolContext(
-            factory=self.factory, org_id=turn.org_id, user_id=turn.user_id, now=self.clock()
+            factory=self.factory,
+            org_id=turn.org_id,
+            user_id=turn.user_id,
+            now=self.clock(),
+            drafts=self.drafts,
+            conversation_id=turn.conversation_id,
+            channel_id=question.channel_id,
+            thread_ts=question.thread_ts or None,
         )
         metered = self.meter.bind(llm, attribution, state=ctx.state)
         route = self._route(question, turn, metered)
@@ -132,22 +145,39 @@ class Assistant:
         spec = self.specialists[route.specialist]
         metered.attribution.route = route.specialist
         metered.attribution.prompt_version = spec.prompt_version
+        self._describe_run(ctx, spec, llm)
         notice = None
         try:
-            result = self._specialist(spec, question, turn, metered, ctx)
+            result = self._specialist(
+                spec, question.text, turn.history, turn.user_name, metered, ctx
+            )
         except LoopLimitError as exc:
             result = RunResult(text=exc.partial_text or "I ran out of steps before finishing.")
             notice = f"I stopped early (the {exc.limit} limit for one request)."
         turn.customer_id = ctx.state.customer_id or turn.customer_id
+        self._record_drafts(ctx, metered.total_tokens, metered.total_cost_micro_usd)
         return Answer(
-            text=result.text,
+            text=result.text or _drafted_text(result),
             agent=spec.name,
             offline=llm.offline,
-            model=self._model_for(spec, llm),
+            model=ctx.state.model,
             tokens=metered.total_tokens,
             cost_micro_usd=metered.total_cost_micro_usd,
             notice=notice,
+            draft_ids=tuple(ctx.state.draft_ids),
         )
+
+    def _describe_run(self, ctx: ToolContext, spec: AgentSpec, llm: LLM) -> None:
+        """What the gated tools stamp on a draft: which agent, prompt and model wrote it."""
+        ctx.state.agent = spec.name
+        ctx.state.prompt_version = spec.prompt_version
+        ctx.state.model = self._model_for(spec, llm)
+
+    def _record_drafts(self, ctx: ToolContext, tokens: int, cost: int) -> None:
+        if self.drafts is not None and ctx.state.draft_ids:
+            self.drafts.record_run(
+                ctx.state.draft_ids, model=ctx.state.model, tokens=tokens, cost=cost
+            )
 
     def _route(self, question: Question, turn: Turn, llm: LLM) -> Route:
         router = Router(
@@ -163,18 +193,27 @@ class Assistant:
         )
 
     def _specialist(
-        self, spec: AgentSpec, question: Question, turn: Turn, llm: LLM, ctx: ToolContext
+        self,
+        spec: AgentSpec,
+        text: str,
+        history: list[dict[str, Any]],
+        user_name: str,
+        llm: LLM,
+        ctx: ToolContext,
+        hint: str = "",
     ) -> RunResult:
-        system = spec.system_prompt(today=ctx.now.date().isoformat(), user_name=turn.user_name)
-        messages = [*turn.history, {"role": "user", "content": question.text}]
+        today = ctx.now.date().isoformat()
+        system = spec.system_prompt(today=today, user_name=user_name, hint=hint)
+        messages = [*history, {"role": "user", "content": text}]
         return run_specialist(
             spec,
             llm=llm,
-            model=self._model_for(spec, llm),
+            model=ctx.state.model,
             system=system,
             messages=messages,
             ctx=ctx,
             limits=self.limits,
+            hints={"user_name": user_name, "today": today},
         )
 
     def _model_for(self, spec: AgentSpec, llm: LLM) -> str:
@@ -185,3 +224,9 @@ class Assistant:
             if spec.model_role == "triage"
             else self.settings.specialist_model
         )
+
+
+def _drafted_text(result: RunResult) -> str:
+    if result.stop == Stop.DRAFTED:
+        return "I drafted it for approval — see the card below."
+    return "(no answer)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from anthropic.types import Message
@@ -26,11 +27,19 @@ class LoopLimits:
     max_run_tokens: int
 
 
+class Stop(StrEnum):
+    """Why a run ended normally (ceilings raise LoopLimitError instead)."""
+
+    ANSWERED = "answered"  # the model replied in text
+    DRAFTED = "drafted"  # a gated tool proposed a draft: a person decides the rest
+
+
 @dataclass
 class RunResult:
     """What a specialist produced."""
 
     text: str
+    stop: Stop = Stop.ANSWERED
     tools_called: list[str] = field(default_factory=list)
     turns: int = 0
     tokens: int = 0
@@ -45,6 +54,7 @@ def run_specialist(
     messages: list[dict[str, Any]],
     ctx: ToolContext,
     limits: LoopLimits,
+    hints: dict[str, str] | None = None,
 ) -> RunResult:
     """Run `spec` until the model answers in text, or raise LoopLimitError at a ceiling."""
     result = RunResult(text="")
@@ -58,6 +68,7 @@ def run_specialist(
             messages=transcript,
             tools=tools,
             max_tokens=limits.max_output_tokens,
+            hints=hints or {},
         )
         reply = llm.create(request)
         result.turns += 1
@@ -66,12 +77,16 @@ def run_specialist(
         uses = [b for b in reply.content if b.type == "tool_use"]
         if not uses:
             return result
+        drafts_before = len(ctx.state.draft_ids)
         transcript.append(
             {"role": "assistant", "content": [_block_param(b) for b in reply.content]}
         )
         transcript.append(
             {"role": "user", "content": [_run_tool(spec, ctx, b, result) for b in uses]}
         )
+        if len(ctx.state.draft_ids) > drafts_before:
+            result.stop = Stop.DRAFTED  # never loop on after proposing: the run is done
+            return result
         if result.tokens >= limits.max_run_tokens:
             raise LoopLimitError("token", result.text)
     raise LoopLimitError("turn", result.text)

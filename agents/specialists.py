@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from agents.specs import AgentSpec
-from agents.tools.customers import CUSTOMER_TOOLS
+from agents.tools.context import get_customer_context
+from agents.tools.customers import CUSTOMER_TOOLS, search_customers
+from agents.tools.drafts import GATED_TOOLS
 
 CUSTOMER = AgentSpec(
     name="customer",
@@ -13,7 +15,19 @@ CUSTOMER = AgentSpec(
     ),
     prompt_template="customer.j2",
     prompt_version="customer@1",
-    tools=CUSTOMER_TOOLS,
+    tools=(*CUSTOMER_TOOLS, *GATED_TOOLS),
+)
+
+DRAFTING = AgentSpec(
+    name="drafting",
+    description=(
+        "Write something for the rep to approve: an email to a customer (follow-up, check-in, "
+        "deal update), a CRM note, a task or reminder, an order draft, account notes. "
+        "'draft a follow-up to X', 'write to X about…', 'remind me to…', 'log a note on X'."
+    ),
+    prompt_template="drafting.j2",
+    prompt_version="drafting@1",
+    tools=(search_customers, get_customer_context, *GATED_TOOLS),
 )
 
 HELP = AgentSpec(
@@ -24,5 +38,5 @@ HELP = AgentSpec(
     tools=(),
 )
 
-SPECIALISTS: dict[str, AgentSpec] = {spec.name: spec for spec in (CUSTOMER, HELP)}
+SPECIALISTS: dict[str, AgentSpec] = {spec.name: spec for spec in (CUSTOMER, DRAFTING, HELP)}
 DEFAULT_SPECIALIST = CUSTOMER.name

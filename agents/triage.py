@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from agents.drafts.intent import wants_draft
 from agents.llm.port import LLM, LLMRequest
 from agents.specs import AgentSpec, prompts
 
@@ -55,6 +56,8 @@ class PreRouter:
         words = set(re.findall(r"[\w'-]+", text.lower()))
         if _HELP.fullmatch(text.strip()) or (len(words) <= 3 and _HELP.match(text)):
             return "help", "greeting or question about the bot"
+        if wants_draft(text):
+            return "drafting", "asks for something to be written"
         named = sorted(words & self._keys)
         if named:
             return "customer", f"mentions customer {named[0]!r}"

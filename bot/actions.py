@@ -12,9 +12,41 @@ class ActionId(StrEnum):
 
     FEEDBACK_UP = "feedback_up"
     FEEDBACK_DOWN = "feedback_down"
+    DRAFT_APPROVE = "draft_approve"
+    DRAFT_EDIT = "draft_edit"
+    DRAFT_REJECT = "draft_reject"
+    DRAFT_REGENERATE = "draft_regenerate"
+    DRAFT_RETRY = "draft_retry"
+    DRAFT_FEEDBACK_UP = "draft_feedback_up"
+    DRAFT_FEEDBACK_DOWN = "draft_feedback_down"
+
+
+class ViewId(StrEnum):
+    """callback_id of every modal the bot opens."""
+
+    DRAFT_EDIT = "draft_edit_modal"
+    DRAFT_REJECT = "draft_reject_modal"
+    DRAFT_REGENERATE = "draft_regenerate_modal"
+
+
+class FieldId(StrEnum):
+    """block_id and action_id of modal inputs (Slack returns values keyed by both)."""
+
+    SUBJECT = "subject"
+    BODY = "body"
+    REASON = "reason"
+    HINT = "hint"
 
 
 class FeedbackValue(BaseModel):
     """What a 👍/👎 button carries: which conversation turn it rates."""
 
     conversation_id: int
+
+
+class DraftRef(BaseModel):
+    """What a draft button (or a modal's private_metadata) carries: the draft and the version
+    that was shown. Approving an older version than the current one is refused."""
+
+    draft_id: int
+    version: int

@@ -11,6 +11,7 @@ from storage.repositories import (
     AuditRepository,
     ConversationRepository,
     CrmRepository,
+    DraftRepository,
     LedgerRepository,
     OrgRepository,
 )
@@ -27,6 +28,7 @@ class UnitOfWork:
         self.orgs = OrgRepository(self.session)
         self.crm = CrmRepository(self.session)
         self.conversations = ConversationRepository(self.session)
+        self.drafts = DraftRepository(self.session)
         self.ledger = LedgerRepository(self.session)
         self.audit = AuditRepository(self.session)
         return self

@@ -3,7 +3,6 @@ templates over the real tool results, through the same loop a model would use. C
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -11,7 +10,15 @@ from typing import Any
 
 from anthropic.types import Message
 
+from agents.llm.offline_drafting import plan_drafting
 from agents.llm.port import LLMRequest
+from agents.llm.transcript import (
+    earlier_questions,
+    latest_question,
+    steps_since_question,
+    text_block,
+    tool_use,
+)
 from agents.specs import prompts
 from agents.triage import PreRouter
 
@@ -34,7 +41,8 @@ class OfflineLLM:
         self._planners: dict[str, Planner] = {
             "triage": _plan_route,
             "customer": _plan_customer,
-            "help": lambda _request: _text(prompts().get_template("offline_help.j2").render()),
+            "drafting": plan_drafting,
+            "help": lambda _request: text_block(prompts().get_template("offline_help.j2").render()),
         }
 
     def create(self, request: LLMRequest) -> Message:
@@ -43,7 +51,7 @@ class OfflineLLM:
         block = (
             planner(request)
             if planner
-            else _text(
+            else text_block(
                 "Offline mode has no rules for this request yet. "
                 "Set ANTHROPIC_API_KEY to use Claude."
             )
@@ -62,39 +70,26 @@ class OfflineLLM:
         )
 
 
-def _text(text: str) -> dict[str, Any]:
-    return {"type": "text", "text": text}
-
-
-def _use(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "tool_use",
-        "id": f"toolu_offline_{uuid.uuid4().hex[:12]}",
-        "name": name,
-        "input": arguments,
-    }
-
-
 def _plan_route(request: LLMRequest) -> dict[str, Any]:
-    question = _latest_question(request.messages)
+    question = latest_question(request.messages)
     decided = PreRouter(()).decide(question)
     choice = decided[0] if decided else "customer"
-    return _use("route", {"specialist": choice, "reason": "offline rules"})
+    return tool_use("route", {"specialist": choice, "reason": "offline rules"})
 
 
 def _plan_customer(request: LLMRequest) -> dict[str, Any]:
     """search → get the best match → answer; follow-ups fall back to earlier questions."""
-    question = _latest_question(request.messages)
-    steps = _steps_since_question(request.messages)
+    question = latest_question(request.messages)
+    steps = steps_since_question(request.messages)
     if not steps:
-        return _use("search_customers", {"query": question, "limit": 5})
+        return tool_use("search_customers", {"query": question, "limit": 5})
     name, result = steps[-1]
     if name == "get_customer":
-        return _text(prompts().get_template("offline_customer.j2").render(data=result))
+        return text_block(prompts().get_template("offline_customer.j2").render(data=result))
     if name == "search_customers":
         searches = sum(n == name for n, _ in steps)
         return _after_search(result, request.messages, searches=searches, question=question)
-    return _text("I could not read that customer record.")
+    return text_block("I could not read that customer record.")
 
 
 def _after_search(
@@ -102,58 +97,14 @@ def _after_search(
 ) -> dict[str, Any]:
     hits = result.get("customers", [])
     if len(hits) == 1 or (hits and hits[0].get("score", 0) > hits[1].get("score", 0)):
-        return _use("get_customer", {"customer_id": hits[0]["id"]})
+        return tool_use("get_customer", {"customer_id": hits[0]["id"]})
     if hits:
-        return _text(prompts().get_template("offline_ambiguous.j2").render(hits=hits))
-    earlier = _earlier_questions(messages)
+        return text_block(prompts().get_template("offline_ambiguous.j2").render(hits=hits))
+    earlier = earlier_questions(messages)
     if searches == 1 and earlier and _FOLLOW_UP.search(question):
-        return _use("search_customers", {"query": " ".join(earlier[-3:]), "limit": 5})
-    return _text(
+        return tool_use("search_customers", {"query": " ".join(earlier[-3:]), "limit": 5})
+    return text_block(
         prompts()
         .get_template("offline_not_found.j2")
         .render(terms=result.get("_meta", {}).get("terms", []))
     )
-
-
-def _user_texts(messages: list[dict[str, Any]]) -> list[str]:
-    return [m["content"] for m in messages if m["role"] == "user" and isinstance(m["content"], str)]
-
-
-def _latest_question(messages: list[dict[str, Any]]) -> str:
-    texts = _user_texts(messages)
-    return texts[-1] if texts else ""
-
-
-def _earlier_questions(messages: list[dict[str, Any]]) -> list[str]:
-    return _user_texts(messages)[:-1]
-
-
-def _steps_since_question(messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(tool name, parsed result) for every tool run after the latest question."""
-    last_question = max(
-        (
-            i
-            for i, m in enumerate(messages)
-            if m["role"] == "user" and isinstance(m["content"], str)
-        ),
-        default=-1,
-    )
-    names: dict[str, str] = {}
-    steps: list[tuple[str, dict[str, Any]]] = []
-    for message in messages[last_question + 1 :]:
-        for block in message["content"]:
-            if block["type"] == "tool_use":
-                names[block["id"]] = block["name"]
-            elif block["type"] == "tool_result":
-                steps.append((names.get(block["tool_use_id"], "?"), _parse(block)))
-    return steps
-
-
-def _parse(block: dict[str, Any]) -> dict[str, Any]:
-    if block.get("is_error"):
-        return {"error": block["content"]}
-    try:
-        parsed = json.loads(block["content"])
-    except (TypeError, ValueError):
-        return {"error": "unreadable tool result"}
-    return parsed if isinstance(parsed, dict) else {"value": parsed}

@@ -19,6 +19,8 @@ class LLMRequest:
     max_tokens: int
     tools: list[dict[str, Any]] = field(default_factory=list)
     tool_choice: dict[str, Any] | None = None
+    # Facts for the offline adapter, which has no model to read the prompt (never sent).
+    hints: dict[str, str] = field(default_factory=dict)
 
 
 class LLM(Protocol):

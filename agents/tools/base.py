@@ -7,19 +7,39 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.models.enums import DraftKind
+
+if TYPE_CHECKING:
+    from agents.drafts.service import DraftService
+
 Args = TypeVar("Args", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class RevisionTarget:
+    """A Regenerate click: the gated tool revises this draft instead of creating one."""
+
+    draft_id: int
+    version: int
+    kind: DraftKind
 
 
 @dataclass
 class RunState:
-    """What a run learns as it goes (the customer in focus), shared with the meter."""
+    """What a run learns as it goes (the customer in focus, the drafts it proposed), shared
+    with the meter and the gated tools."""
 
     customer_id: int | None = None
+    agent: str = ""
+    prompt_version: str = ""
+    model: str = ""
+    draft_ids: list[int] = field(default_factory=list)
+    revise: RevisionTarget | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +51,10 @@ class ToolContext:
     user_id: int | None
     now: datetime
     state: RunState = field(default_factory=RunState)
+    drafts: DraftService | None = None  # None: gated tools refuse (e.g. the MCP server)
+    conversation_id: int | None = None
+    channel_id: str | None = None
+    thread_ts: str | None = None
 
 
 class ToolInputError(Exception):
@@ -45,7 +69,7 @@ class ToolSpec(Generic[Args]):
     description: str
     args_model: type[Args]
     fn: Callable[[ToolContext, Args], dict[str, Any]]
-    writes: bool = False
+    gated: bool = False  # proposes a draft for approval instead of acting; ends the run
 
     def to_anthropic(self) -> dict[str, Any]:
         """The tool definition the Messages API expects."""

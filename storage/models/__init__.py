@@ -1,6 +1,6 @@
 """All models, imported here so Base.metadata is complete for Alembic and create_all."""
 
-from storage.models.ai import AuditEvent, Conversation, Draft, LLMCall, Message
+from storage.models.ai import AuditEvent, Conversation, LLMCall, Message
 from storage.models.base import Base
 from storage.models.crm import (
     Activity,
@@ -14,11 +14,13 @@ from storage.models.crm import (
     Task,
     User,
 )
+from storage.models.drafts import Draft, DraftExecution, DraftVersion
 from storage.models.enums import (
     CallStatus,
     CustomerStatus,
     DealStage,
     DealStatus,
+    DraftKind,
     DraftStatus,
     MessageRole,
     Role,
@@ -38,7 +40,10 @@ __all__ = [
     "DealStage",
     "DealStatus",
     "Draft",
+    "DraftExecution",
+    "DraftKind",
     "DraftStatus",
+    "DraftVersion",
     "Invoice",
     "LLMCall",
     "Message",

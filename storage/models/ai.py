@@ -1,4 +1,4 @@
-"""What the AI side remembers: conversations, the usage ledger, drafts and the audit log."""
+"""What the AI side remembers: conversations, the usage ledger and the audit log."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, Timestamped, json_list
 from storage.models.columns import BIG_ID, str_enum
-from storage.models.enums import CallStatus, DraftStatus, MessageRole
+from storage.models.enums import CallStatus, MessageRole
 from storage.types import utcnow
 
 ORG_FK = "org.id"
@@ -95,27 +95,6 @@ class LLMCall(Base):
     status: Mapped[CallStatus] = mapped_column(str_enum(CallStatus))
     error: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(100))
-
-
-class Draft(Timestamped, Base):
-    """Something the AI proposes to do; nothing happens until a person approves it."""
-
-    __tablename__ = "draft"
-    __table_args__ = (Index("ix_draft_org_status", "org_id", "status"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"))
-    conversation_id: Mapped[int | None] = mapped_column(
-        ForeignKey(CONVERSATION_FK, ondelete="SET NULL")
-    )
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey(CUSTOMER_FK, ondelete="SET NULL"))
-    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey(USER_FK, ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(40))
-    status: Mapped[DraftStatus] = mapped_column(str_enum(DraftStatus), default=DraftStatus.PENDING)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    content_hash: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[datetime | None]
 
 
 class AuditEvent(Base):

@@ -54,9 +54,21 @@ class CallStatus(StrEnum):
 
 
 class DraftStatus(StrEnum):
+    """pending → approved → executed | failed (retryable); pending → rejected | expired."""
+
     PENDING = "pending"
     APPROVED = "approved"
     EXECUTED = "executed"
     FAILED = "failed"
     REJECTED = "rejected"
     EXPIRED = "expired"
+
+
+class DraftKind(StrEnum):
+    """What an approved draft does to the world."""
+
+    EMAIL = "email"  # an email to a customer contact, over SMTP
+    NOTE = "note"  # a CRM activity of kind note on the customer
+    TASK = "task"  # a CRM task
+    ORDER = "order"  # an order with status draft
+    CUSTOMER_NOTES = "customer_notes"  # replaces the customer's account notes

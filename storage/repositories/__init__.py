@@ -2,6 +2,7 @@
 
 from storage.repositories.conversations import ConversationRepository
 from storage.repositories.crm import CrmRepository
+from storage.repositories.drafts import DraftRepository
 from storage.repositories.ledger import AuditRepository, LedgerRepository
 from storage.repositories.orgs import OrgRepository
 
@@ -9,6 +10,7 @@ __all__ = [
     "AuditRepository",
     "ConversationRepository",
     "CrmRepository",
+    "DraftRepository",
     "LedgerRepository",
     "OrgRepository",
 ]

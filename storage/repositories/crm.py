@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
@@ -15,6 +16,7 @@ from storage.models import (
     DealStatus,
     Invoice,
     Order,
+    Product,
     Task,
     TaskStatus,
 )
@@ -131,3 +133,49 @@ class CrmRepository:
                 .order_by(Task.due_at)
             )
         )
+
+    def activities_since(
+        self, org_id: int, customer_id: int, since: datetime, *, limit: int = 50
+    ) -> list[Activity]:
+        """The customer's activities after `since`, newest first."""
+        return list(
+            self.session.scalars(
+                select(Activity)
+                .where(
+                    Activity.org_id == org_id,
+                    Activity.customer_id == customer_id,
+                    Activity.occurred_at >= since,
+                )
+                .order_by(Activity.occurred_at.desc())
+                .limit(limit)
+            )
+        )
+
+    def recent_orders(self, org_id: int, customer_id: int, *, limit: int) -> list[Order]:
+        """The customer's latest orders (drafts, which have no date yet, first)."""
+        return list(
+            self.session.scalars(
+                select(Order)
+                .where(Order.org_id == org_id, Order.customer_id == customer_id)
+                .order_by(Order.placed_at.desc().nulls_first(), Order.id.desc())
+                .limit(limit)
+            )
+        )
+
+    def products_by_sku(self, org_id: int, skus: Collection[str]) -> dict[str, Product]:
+        """Catalog items among `skus`, keyed by SKU."""
+        stmt = select(Product).where(Product.org_id == org_id, Product.sku.in_(list(skus)))
+        return {product.sku: product for product in self.session.scalars(stmt)}
+
+    def products(self, org_id: int, *, limit: int = 200) -> list[Product]:
+        """The org's catalog, by SKU."""
+        return list(
+            self.session.scalars(
+                select(Product).where(Product.org_id == org_id).order_by(Product.sku).limit(limit)
+            )
+        )
+
+    def add(self, row: Activity | Task | Order) -> None:
+        """Write a CRM record (only approved drafts do this)."""
+        self.session.add(row)
+        self.session.flush()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEvent, LLMCall
@@ -31,3 +34,24 @@ class AuditRepository:
         self.session.add(event)
         self.session.flush()
         return event
+
+    def for_subject(self, org_id: int, subject_type: str, subject_id: str) -> Sequence[AuditEvent]:
+        """The history of one subject (e.g. a draft), oldest first."""
+        return self.session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.org_id == org_id,
+                AuditEvent.subject_type == subject_type,
+                AuditEvent.subject_id == subject_id,
+            )
+            .order_by(AuditEvent.created_at, AuditEvent.id)
+        ).all()
+
+    def by_actor(self, org_id: int, actor_id: int, *, limit: int = 100) -> Sequence[AuditEvent]:
+        """What one person did, newest first."""
+        return self.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.org_id == org_id, AuditEvent.actor_id == actor_id)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        ).all()
