@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents.drafts.service import DraftService
+from agents.drafts.service import Actor, DraftService, Outcome, Result
+from agents.drafts.snapshot import DraftSnapshot
 from agents.errors import LoopLimitError, ModelUnavailableError
 from agents.llm.offline import OFFLINE_MODEL, OfflineLLM
 from agents.llm.port import LLM
@@ -19,10 +20,11 @@ from agents.metering import Attribution, Meter
 from agents.settings import AgentSettings
 from agents.specialists import DEFAULT_SPECIALIST, SPECIALISTS
 from agents.specs import AgentSpec
-from agents.tools.base import ToolContext
+from agents.tools.base import RevisionTarget, ToolContext
 from agents.triage import PreRouter, Route, Router
 from agents.turns import Turn, begin_turn, finish_turn
 from storage.types import utcnow
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,17 @@ class Question:
     text: str
     delivery_id: str  # Slack event_id (or command/trigger id): one answer per delivery
     request_type: str = "chat"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Regeneration:
+    """A Regenerate click: which draft version, who clicked, and their hint."""
+
+    team_id: str
+    slack_user_id: str
+    draft_id: int
+    version: int
+    hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,76 @@ class Assistant:
         finish_turn(self.factory, turn, answer.text, agent=answer.agent, offline=answer.offline)
         return replace(answer, conversation_id=turn.conversation_id, org_id=turn.org_id)
 
+    def regenerate(self, request: Regeneration) -> Outcome:
+        """Rewrite a pending draft with the rep's hint; the result is its next version."""
+        if self.drafts is None:
+            return Outcome(Result.NOT_FOUND, "Drafts are not available here.")
+        check = self.drafts.may_regenerate(
+            request.team_id, request.slack_user_id, request.draft_id, request.version
+        )
+        actor = self.drafts.actor(request.team_id, request.slack_user_id)
+        if check.result != Result.DONE or check.draft is None or actor is None:
+            return check
+        try:
+            return self._regenerate(request, actor, check.draft, self.llm)
+        except ModelUnavailableError as exc:
+            log.warning("model unavailable, regenerating offline: %s", exc.reason)
+            outcome = self._regenerate(request, actor, check.draft, self.offline_llm)
+            return replace(
+                outcome,
+                message=f"The AI model is unavailable ({exc.reason}); this version was written "
+                "from a template.",
+            )
+
+    def _regenerate(
+        self, request: Regeneration, actor: Actor, draft: DraftSnapshot, llm: LLM
+    ) -> Outcome:
+        assert self.drafts is not None
+        with UnitOfWork(self.factory) as uow:
+            row = uow.drafts.get(actor.org_id, draft.id)
+            customer_id = row.customer_id if row else None
+            conversation_id = row.conversation_id if row else None
+        spec = self.specialists["drafting"]
+        ctx = ToolContext(
+            factory=self.factory,
+            org_id=actor.org_id,
+            user_id=actor.user.id,
+            now=self.clock(),
+            drafts=self.drafts,
+            conversation_id=conversation_id,
+        )
+        ctx.state.revise = RevisionTarget(draft.id, draft.version, draft.kind)
+        self._describe_run(ctx, spec, llm)
+        attribution = Attribution(
+            org_id=actor.org_id,
+            user_id=actor.user.id,
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            route=spec.name,
+            request_type="regenerate",
+            prompt_version=spec.prompt_version,
+        )
+        metered = self.meter.bind(llm, attribution, state=ctx.state)
+        rep = draft.requested_by.name if draft.requested_by else actor.user.name
+        try:
+            result = self._specialist(
+                spec,
+                revision_request(draft, customer_id, request.hint),
+                [],
+                rep,
+                metered,
+                ctx,
+                hint=request.hint or "rewrite it",
+            )
+        except LoopLimitError as exc:
+            result = RunResult(text=exc.partial_text or f"stopped at the {exc.limit} limit")
+        self._record_drafts(ctx, metered.total_tokens, metered.total_cost_micro_usd)
+        if not ctx.state.draft_ids:
+            return Outcome(Result.SETTLED, f"I couldn't write a new version: {result.text}")
+        snapshot = self.drafts.snapshot(actor.org_id, draft.id)
+        version = snapshot.version if snapshot else draft.version + 1
+        return Outcome(Result.DONE, f"Regenerated as version {version}.", snapshot)
+
     def _bounded(self, question: Question) -> Question:
         limit = self.settings.max_question_chars
         if len(question.text) <= limit:
@@ -157,7 +240,7 @@ class Assistant:
         turn.customer_id = ctx.state.customer_id or turn.customer_id
         self._record_drafts(ctx, metered.total_tokens, metered.total_cost_micro_usd)
         return Answer(
-            text=result.text or _drafted_text(result),
+            text=result.text or self._drafted_text(result, turn.org_id, ctx.state.draft_ids),
             agent=spec.name,
             offline=llm.offline,
             model=ctx.state.model,
@@ -165,6 +248,19 @@ class Assistant:
             cost_micro_usd=metered.total_cost_micro_usd,
             notice=notice,
             draft_ids=tuple(ctx.state.draft_ids),
+        )
+
+    def _drafted_text(self, result: RunResult, org_id: int, draft_ids: list[int]) -> str:
+        """What to say when the model proposed a draft without a word of its own."""
+        if result.stop != Stop.DRAFTED or self.drafts is None or not draft_ids:
+            return "(no answer)"
+        draft = self.drafts.snapshot(org_id, draft_ids[-1])
+        if draft is None:
+            return "I drafted it for approval — see the card below."
+        about = f" for {draft.customer_name}" if draft.customer_name else ""
+        return (
+            f"Here is a {draft.kind_label.lower()} draft{about}. Nothing has been sent or "
+            f"written yet: it needs approval from {draft.approvers}."
         )
 
     def _describe_run(self, ctx: ToolContext, spec: AgentSpec, llm: LLM) -> None:
@@ -226,7 +322,11 @@ class Assistant:
         )
 
 
-def _drafted_text(result: RunResult) -> str:
-    if result.stop == Stop.DRAFTED:
-        return "I drafted it for approval — see the card below."
-    return "(no answer)"
+def revision_request(draft: DraftSnapshot, customer_id: int | None, hint: str) -> str:
+    """The user turn of a regeneration: the current text, the customer and the rep's hint."""
+    return (
+        f"Revise {draft.kind_label.lower()} draft #{draft.id} for {draft.customer_name} "
+        f"(customer id {customer_id}). Propose the new version with the same tool.\n"
+        f"Current subject: {draft.subject}\nCurrent text:\n{draft.body}\n"
+        f"Hint from the rep: {hint or 'rewrite it'}"
+    )

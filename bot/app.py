@@ -43,6 +43,7 @@ def _inject(services: Services) -> Any:
     def inject(context: dict[str, Any], next_: Any) -> Any:
         context["services"] = services
         context["runner"] = services.runner
+        context["drafts"] = services.drafts
         return next_()
 
     return inject

@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 
 from agents.assistant import Answer, Profile, Question
 from bot.blocks import answer_blocks, answer_fallback_text
+from bot.draft_jobs import post_cards, register_draft_jobs
 from bot.services import Services
 from storage.models import AuditEvent
 from storage.uow import UnitOfWork
@@ -24,6 +25,7 @@ def register_jobs(services: Services) -> None:
     """Make the job functions runnable by name."""
     services.runner.register(ANSWER_QUESTION, lambda p: answer_question(services, p))
     services.runner.register(RECORD_FEEDBACK, lambda p: record_feedback(services, p))
+    register_draft_jobs(services)
 
 
 def question_payload(
@@ -90,6 +92,14 @@ def _open_thread(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
 
 def _post_answer(services: Services, payload: dict[str, Any], answer: Answer) -> None:
     _post(services, payload, text=answer_fallback_text(answer), blocks=answer_blocks(answer))
+    if answer.draft_ids:
+        post_cards(
+            services,
+            org_id=answer.org_id,
+            draft_ids=answer.draft_ids,
+            channel=payload["channel"],
+            thread=payload["reply_thread_ts"],
+        )
 
 
 def _post(
@@ -138,15 +148,20 @@ def record_feedback(services: Services, payload: dict[str, Any]) -> None:
                 org_id=org.id,
                 actor_id=actor.id if actor else None,
                 action=f"feedback.{payload['rating']}",
-                subject_type="conversation",
-                subject_id=str(payload["conversation_id"]),
+                subject_type=payload["subject_type"],
+                subject_id=payload["subject_id"],
                 result="recorded",
-                detail={"message_ts": payload.get("message_ts"), "slack_user": payload["user"]},
+                detail={
+                    "message_ts": payload.get("message_ts"),
+                    "slack_user": payload["user"],
+                    "version": payload.get("version"),
+                },
             )
         )
         uow.commit()
-    services.slack.chat_postEphemeral(
-        channel=payload["channel"],
-        user=payload["user"],
-        text="Thanks — your feedback was recorded.",
-    )
+    if payload.get("channel"):
+        services.slack.chat_postEphemeral(
+            channel=payload["channel"],
+            user=payload["user"],
+            text="Thanks — your feedback was recorded.",
+        )

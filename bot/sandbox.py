@@ -15,8 +15,18 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from agents.drafts.email import SmtpSettings
 from agents.settings import AgentSettings
-from bot.emulator import BOT_USER_ID, EventSender, SlackEmulator, app_mention_event
+from bot.emulator import (
+    BOT_USER_ID,
+    EventSender,
+    SlackEmulator,
+    app_home_opened_event,
+    app_mention_event,
+    block_action,
+    view_submission,
+)
+from bot.emulator.mailbox import Mailbox
 from bot.emulator.workspace import PostedMessage
 from bot.serve import make_http_server
 from bot.services import Services, build_services
@@ -48,6 +58,7 @@ class Sandbox:
     settings: Settings
     org_id: int
     url: str
+    mailbox: Mailbox
 
     def mention_envelope(
         self, text: str, *, user: str = "U_REP1", thread_ts: str | None = None
@@ -57,6 +68,32 @@ class Sandbox:
             SALES, user, f"<@{BOT_USER_ID}> {text}", thread_ts=thread_ts
         )
         return app_mention_event(TEAM, SALES, user, said.text, said.ts, thread_ts=thread_ts)
+
+    def click(self, user: str, card: PostedMessage, action_id: str) -> int:
+        """`user` clicks the button `action_id` on a bot message; returns the HTTP status."""
+        value = _button_value(card.blocks, action_id)
+        body = block_action(
+            TEAM,
+            card.channel,
+            user,
+            action_id,
+            value,
+            card.ts,
+            emulator_url=self.slack.base_url,
+            message_blocks=card.blocks,
+            thread_ts=card.thread_ts,
+        )
+        return self.sender.post_form(body)[0]
+
+    def submit(self, user: str, view: dict[str, Any], values: dict[str, str | None]) -> int:
+        """`user` submits a modal the app opened, having typed `values` (by block id)."""
+        return self.sender.post_form(view_submission(TEAM, user, view, values))[0]
+
+    def open_home(self, user: str) -> dict[str, Any] | None:
+        """`user` opens the app's Home tab; returns the view the app published."""
+        self.sender.post_event(app_home_opened_event(TEAM, user))
+        self.wait_idle()
+        return self.slack.home_view(user)
 
     def wait_idle(self, timeout: float = 15.0) -> None:
         """Block until every queued job has finished."""
@@ -75,6 +112,14 @@ class Sandbox:
         return [m for m in messages if m.user == BOT_USER_ID or m.is_bot]
 
 
+def _button_value(blocks: list[dict[str, Any]], action_id: str) -> str:
+    for block in blocks:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return str(element.get("value", ""))
+    raise LookupError(f"no button {action_id!r} on that message")
+
+
 @contextmanager
 def sandbox(
     folder: Path,
@@ -87,7 +132,10 @@ def sandbox(
     """Start the emulator and the served app; stop both on exit. SQLite lives in `folder`;
     a PostgreSQL `database_url` must already be migrated."""
     token, secret = "xoxb-sandbox-" + secrets.token_hex(8), secrets.token_hex(16)
-    with SlackEmulator(tokens={token: TEAM}, team_id=TEAM, team_name="Demo Co") as slack:
+    with (
+        SlackEmulator(tokens={token: TEAM}, team_id=TEAM, team_name="Demo Co") as slack,
+        Mailbox() as mailbox,
+    ):
         for user_id, name, email in PEOPLE:
             slack.add_user(user_id, name, email)
         slack.add_channel(SALES, "sales")
@@ -100,6 +148,7 @@ def sandbox(
                 data_dir=folder, database_url=database_url, redis_url=redis_url
             ),
             runtime=runtime or RuntimeSettings(log_level="WARNING"),
+            smtp=SmtpSettings(host=mailbox.host, port=mailbox.port, security="none"),
         )
         org_id = _prepare_database(settings)
         services = build_services(settings)
@@ -107,7 +156,7 @@ def sandbox(
         threading.Thread(target=server.run, name="sandbox-http", daemon=True).start()
         url = f"http://127.0.0.1:{server.effective_port}"
         try:
-            yield Sandbox(slack, EventSender(url, secret), services, settings, org_id, url)
+            yield Sandbox(slack, EventSender(url, secret), services, settings, org_id, url, mailbox)
         finally:
             server.close()
             services.close()

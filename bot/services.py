@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.assistant import Assistant
+from agents.drafts.service import DraftService
 from agents.llm.anthropic_llm import AnthropicLLM
 from agents.llm.offline import OfflineLLM
 from agents.llm.port import LLM
@@ -29,6 +31,7 @@ class Services:
     store: ClaimStore
     runner: InProcessRunner
     assistant: Assistant
+    drafts: DraftService
     slack: WebClient
 
     def close(self) -> None:
@@ -49,8 +52,18 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
     engine = engine_from_settings(settings.storage)
     factory = session_factory(engine)
     meter = Meter(factory=factory, catalog=PriceCatalog.load())
+    drafts = DraftService(
+        factory=factory,
+        policy=settings.drafts.policy(),
+        ttl=timedelta(hours=settings.drafts.ttl_hours),
+        smtp=settings.smtp,
+    )
     assistant = Assistant(
-        factory=factory, llm=llm or make_llm(settings), meter=meter, settings=settings.agents
+        factory=factory,
+        llm=llm or make_llm(settings),
+        meter=meter,
+        settings=settings.agents,
+        drafts=drafts,
     )
     token = settings.slack.bot_token
     return Services(
@@ -60,6 +73,7 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
         store=store_from_url(settings.storage.redis_url),
         runner=InProcessRunner(workers=settings.runtime.workers),
         assistant=assistant,
+        drafts=drafts,
         slack=WebClient(
             token=token.get_secret_value() if token else None, base_url=settings.slack.api_base()
         ),

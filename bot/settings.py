@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agents.drafts.email import SmtpSettings
+from agents.drafts.settings import DraftSettings
 from agents.settings import AgentSettings
 from storage.settings import StorageSettings
 
@@ -95,6 +97,8 @@ class Settings(BaseModel):
     agents: AgentSettings
     storage: StorageSettings
     runtime: RuntimeSettings
+    drafts: DraftSettings = Field(default_factory=DraftSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @classmethod
     def load(cls) -> Settings:
@@ -105,6 +109,8 @@ class Settings(BaseModel):
                 agents=AgentSettings(),
                 storage=StorageSettings(),
                 runtime=RuntimeSettings(),
+                drafts=DraftSettings(),
+                smtp=SmtpSettings(),
             )
         except ValidationError as exc:
             raise SettingsError(_describe(exc)) from None

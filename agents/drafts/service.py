@@ -169,10 +169,10 @@ class DraftService:
             draft = uow.drafts.get(org_id, draft_id)
             return snapshot_of(uow, draft, self.policy) if draft else None
 
-    def card_location(self, org_id: int, draft_id: int) -> tuple[str, str] | None:
-        """(channel, ts) of the draft's card, once posted."""
+    def card_location(self, draft_id: int) -> tuple[str, str] | None:
+        """(channel, ts) of the draft's card, once posted (ids come from org-scoped calls)."""
         with UnitOfWork(self.factory) as uow:
-            draft = uow.drafts.get(org_id, draft_id)
+            draft = uow.session.get(Draft, draft_id)
             if draft is None or not draft.channel_id or not draft.card_ts:
                 return None
             return draft.channel_id, draft.card_ts
@@ -260,6 +260,12 @@ class DraftService:
             return Outcome(Result.DONE, "Regenerating…")
 
         return self._decide(team_id, slack_user_id, draft_id, version, act)
+
+    def explain(self, team_id: str, slack_user_id: str, draft_id: int, version: int) -> Outcome:
+        """Why a click on a decided, changed or expired draft cannot do anything now."""
+        return self._decide(
+            team_id, slack_user_id, draft_id, version, lambda uow, _a, d: self._lost(uow, d)
+        )
 
     def expire_due(self) -> list[DraftSnapshot]:
         """Expire every pending draft past its time; their snapshots, for card updates."""

@@ -17,6 +17,7 @@ from storage.models.enums import DraftKind
 # The assistant's revision request names the customer by id, so no search is needed.
 _REVISION_CUSTOMER = re.compile(r"\bcustomer id (\d+)\b")
 _HINT = re.compile(r"Hint from the rep: (.*)$", re.MULTILINE)
+_CURRENT_SUBJECT = re.compile(r"^Current subject: (.*)$", re.MULTILINE)
 _SHORT = re.compile(r"\b(short|shorter|brief|briefer|concise|tighter)\b", re.IGNORECASE)
 _MENTION = re.compile(r"\bmention (.+?)(?:[.;,]|$)", re.IGNORECASE)
 _SUBJECTS = {
@@ -62,7 +63,8 @@ def _pick_customer(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _draft(question: str, context: dict[str, Any], *, hints: dict[str, str]) -> dict[str, Any]:
-    kind = draft_kind(question)
+    # The request's first line says what to draft; later lines may quote a draft's text.
+    kind = draft_kind(question.strip().splitlines()[0] if question.strip() else "")
     today = date.fromisoformat(hints["today"]) if "today" in hints else date.today()
     customer = context["customer"]
     facts = {
@@ -133,6 +135,9 @@ def _hint(question: str) -> str:
 
 
 def _request_line(question: str) -> str:
-    """The rep's request, tidied into a headline."""
+    """The rep's request (or, when revising, the current subject), tidied into a headline."""
+    current = _CURRENT_SUBJECT.search(question)
+    if current:
+        return current.group(1).strip()[:200]
     first = question.strip().splitlines()[0] if question.strip() else "Follow up"
     return first[:1].upper() + first[1:200]

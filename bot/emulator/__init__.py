@@ -4,6 +4,7 @@ Used by `countersign demo` and by the tests; nothing here talks to slack.com.
 """
 
 from bot.emulator.calls import RecordedCall
+from bot.emulator.payloads import app_home_opened_event, view_submission
 from bot.emulator.render import render_message, render_thread
 from bot.emulator.server import SlackEmulator
 from bot.emulator.signing import (
@@ -24,6 +25,7 @@ __all__ = [
     "RecordedCall",
     "SlackEmulator",
     "UploadedFile",
+    "app_home_opened_event",
     "app_mention_event",
     "block_action",
     "dm_message_event",
@@ -31,4 +33,5 @@ __all__ = [
     "render_thread",
     "sign_request",
     "slash_command",
+    "view_submission",
 ]

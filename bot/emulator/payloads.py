@@ -205,3 +205,41 @@ def block_action(
 
 def _response_url(emulator_url: str) -> str:
     return f"{emulator_url.rstrip('/')}/response/{secrets.token_hex(8)}"
+
+
+def view_submission(
+    team_id: str, user: str, view: dict[str, Any], values: dict[str, str | None]
+) -> str:
+    """The form body Slack posts when a modal is submitted; `values` maps each input's
+    block_id to what the user typed (the input's action_id is assumed equal to its block_id)."""
+    state = {
+        block_id: {block_id: {"type": "plain_text_input", "value": value}}
+        for block_id, value in values.items()
+    }
+    submitted = {**view, "state": {"values": state}}
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "emulated"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id},
+        "api_app_id": APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": new_trigger_id(),
+        "view": submitted,
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def app_home_opened_event(team_id: str, user: str, tab: str = "home") -> dict[str, Any]:
+    """The Events API envelope Slack sends when someone opens the app's Home tab."""
+    now = f"{time.time():.6f}"
+    event = {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": f"D{secrets.token_hex(4).upper()}",
+        "tab": tab,
+        "event_ts": now,
+    }
+    return _envelope(team_id, event, None)

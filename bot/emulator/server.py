@@ -127,6 +127,11 @@ class SlackEmulator(CallRecorder, BackgroundHTTPServer):
         with self._state:
             return list(self.workspace.files)
 
+    def opened_views(self) -> list[dict[str, Any]]:
+        """Every modal the app opened, oldest first."""
+        with self._state:
+            return copy.deepcopy(list(self.workspace.views.values()))
+
     def home_view(self, user_id: str) -> dict[str, Any] | None:
         """The App Home view last published for a user."""
         with self._state:

@@ -6,7 +6,9 @@ from slack_bolt import App
 
 from bot.actions import ActionId
 from bot.listeners.commands import on_ai_command
+from bot.listeners.drafts import DRAFT_BUTTONS, DRAFT_VIEWS, on_draft_button
 from bot.listeners.feedback import on_feedback
+from bot.listeners.home import on_app_home_opened
 from bot.listeners.mentions import on_app_mention, on_direct_message
 
 
@@ -17,3 +19,10 @@ def register_listeners(app: App) -> None:
     app.command("/ai")(on_ai_command)
     app.action(ActionId.FEEDBACK_UP)(on_feedback)
     app.action(ActionId.FEEDBACK_DOWN)(on_feedback)
+    app.action(ActionId.DRAFT_FEEDBACK_UP)(on_feedback)
+    app.action(ActionId.DRAFT_FEEDBACK_DOWN)(on_feedback)
+    for action_id in DRAFT_BUTTONS:
+        app.action(action_id)(on_draft_button)
+    for callback_id, on_submit in DRAFT_VIEWS.items():
+        app.view(callback_id)(on_submit)
+    app.event("app_home_opened")(on_app_home_opened)
