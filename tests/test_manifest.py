@@ -40,8 +40,17 @@ def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
         "on_app_mention": "app_mention" in events,
         "on_direct_message": "message.im" in events,
         "on_ai_command": "/ai" in commands,
-        "on_feedback": manifest["settings"]["interactivity"]["is_enabled"],
+        "on_app_home_opened": "app_home_opened" in events
+        and manifest["features"]["app_home"]["home_tab_enabled"],
     }
+    interactive = {
+        "on_feedback",
+        "on_draft_button",
+        "on_edit_submitted",
+        "on_reject_submitted",
+        "on_regenerate_submitted",
+    }
+    surfaces |= dict.fromkeys(interactive, manifest["settings"]["interactivity"]["is_enabled"])
     assert _listener_names() == set(surfaces)
     assert all(surfaces.values())
-    assert events == {"app_mention", "message.im"} and commands == {"/ai"}
+    assert events == {"app_home_opened", "app_mention", "message.im"} and commands == {"/ai"}
