@@ -259,8 +259,8 @@ class Assistant:
             return "I drafted it for approval — see the card below."
         about = f" for {draft.customer_name}" if draft.customer_name else ""
         return (
-            f"Here is a {draft.kind_label.lower()} draft{about}. Nothing has been sent or "
-            f"written yet: it needs approval from {draft.approvers}."
+            f"Your {draft.kind_label.lower()} draft{about} is ready below. Nothing has been "
+            f"sent or written yet: it needs approval from {draft.approvers}."
         )
 
     def _describe_run(self, ctx: ToolContext, spec: AgentSpec, llm: LLM) -> None:

@@ -5,12 +5,14 @@ would show it."""
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.emulator import dm_message_event
+from bot.actions import ActionId
+from bot.emulator import PostedMessage, dm_message_event
 from bot.emulator.calls import RecordedCall
 from bot.sandbox import SALES, TEAM, Sandbox, sandbox
 from bot.settings import Settings
@@ -22,6 +24,7 @@ def _say(text: str = "") -> None:
 
 def run_demo(base: Settings, *, timeout: float = 30.0) -> int:
     """Run the script; 0 when every question was answered where it was asked."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the transcript is the output
     with (
         tempfile.TemporaryDirectory(prefix="countersign-demo-") as folder,
         sandbox(Path(folder), agents=base.agents) as box,
@@ -35,8 +38,40 @@ def run_demo(base: Settings, *, timeout: float = 30.0) -> int:
         _dm(box, "U_REP2", dm, "hi", timeout=timeout)
         _dm(box, "U_REP2", dm, "how are things with Atlantic Ferries?", timeout=timeout)
         _say(f"DM with Leo\n{'─' * 60}\n{box.slack.transcript(dm)}\n")
+        _approval(box, timeout=timeout)
         _say(f"{len(box.slack.calls_to('chat.postMessage'))} replies posted; demo finished.")
     return 0
+
+
+def _approval(box: Sandbox, *, timeout: float) -> None:
+    """Maya asks for a draft, her own Approve is refused, Jordan (manager) approves, the email
+    arrives at the local SMTP mailbox, and the card says it was sent."""
+    root = _mention(box, "draft a follow-up to Halvorsen about the renewal", timeout=timeout)
+    box.wait_idle(timeout)  # the card follows the answer
+    card = _card(box, root)
+    _say(f"Drafting thread (before any decision)\n{'─' * 60}")
+    _say(f"{box.slack.transcript(SALES, root)}\n")
+    box.click("U_REP1", card, ActionId.DRAFT_APPROVE)
+    box.wait_idle(timeout)
+    refused = box.slack.ephemeral_messages(SALES)[-1].text
+    _say(f"Maya clicks Approve on her own email → only she sees:\n  {refused}\n")
+    box.click("U_MGR1", card, ActionId.DRAFT_APPROVE)
+    mail = box.mailbox.wait_for(1, timeout=timeout)[0]
+    box.wait_idle(timeout)
+    _say("Jordan (manager) clicks Approve → the local SMTP server receives:")
+    _say(f"  To: {mail['To']}\n  Reply-To: {mail['Reply-To']}\n  Subject: {mail['Subject']}\n")
+    _say(f"The thread now\n{'─' * 60}\n{box.slack.transcript(SALES, root)}\n")
+    if "sent to" not in str(_card(box, root).blocks):
+        raise RuntimeError("the draft card does not show the email as sent")
+
+
+def _card(box: Sandbox, root: str) -> PostedMessage:
+    cards = [
+        m for m in box.bot_replies(SALES, root) if any(b["type"] == "header" for b in m.blocks)
+    ]
+    if not cards:
+        raise RuntimeError("no draft card was posted")
+    return cards[-1]
 
 
 def _mention(box: Sandbox, text: str, *, thread_ts: str | None = None, timeout: float) -> str:

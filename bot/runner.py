@@ -34,6 +34,7 @@ class InProcessRunner:
         self._tasks: dict[str, Task] = {}
         self._pending: set[Future[None]] = set()
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     def register(self, name: str, task: Task) -> None:
         """Make `task` runnable under `name`."""
@@ -46,6 +47,19 @@ class InProcessRunner:
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
+
+    def every(self, seconds: float, task: str) -> None:
+        """Defer `task` every `seconds` until shutdown (embedded mode's scheduler; the job
+        engine's periodic tasks replace it in production)."""
+
+        def tick() -> None:
+            while not self._stopping.wait(seconds):
+                try:
+                    self.defer(task, {})
+                except RuntimeError:  # the pool shut down between the wait and the defer
+                    return
+
+        threading.Thread(target=tick, name=f"countersign-every-{task}", daemon=True).start()
 
     def _run(self, task: str, payload: dict[str, Any]) -> None:
         try:
@@ -63,4 +77,5 @@ class InProcessRunner:
             return not self._pending
 
     def shutdown(self, *, wait: bool) -> None:
+        self._stopping.set()
         self._pool.shutdown(wait=wait)

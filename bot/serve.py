@@ -9,6 +9,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from waitress.server import create_server
 
 from bot.app import build_app
+from bot.draft_jobs import EXPIRE_DRAFTS
 from bot.http import wsgi_app
 from bot.services import Services
 from bot.settings import Settings
@@ -41,6 +42,7 @@ def make_http_server(settings: Settings, services: Services, *, host: str, port:
 def serve_http(settings: Settings, services: Services, *, host: str, port: int) -> None:
     """Serve POST /slack/events and GET /healthz until interrupted (settings checked by the CLI)."""
     server = make_http_server(settings, services, host=host, port=port)
+    _schedule(settings, services)
     log.info("serving Slack over HTTP on http://%s:%d/slack/events", host, port)
     server.run()  # type: ignore[attr-defined]
 
@@ -53,5 +55,11 @@ def serve_socket_mode(settings: Settings, services: Services) -> None:
         app, app_token=settings.slack.app_token.get_secret_value(), web_client=services.slack
     )
     settle_heap()
+    _schedule(settings, services)
     log.info("connecting to Slack in Socket Mode")
     handler.start()  # type: ignore[no-untyped-call]
+
+
+def _schedule(settings: Settings, services: Services) -> None:
+    """Periodic work of a serving process: expire drafts nobody decided on."""
+    services.runner.every(settings.drafts.sweep_seconds, EXPIRE_DRAFTS)

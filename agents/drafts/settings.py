@@ -20,6 +20,12 @@ class DraftSettings(BaseSettings):
         validation_alias=AliasChoices("COUNTERSIGN_DRAFT_TTL_HOURS"),
         description="A draft nobody decided on expires after this many hours.",
     )
+    sweep_seconds: float = Field(
+        default=300,
+        ge=5,
+        validation_alias=AliasChoices("COUNTERSIGN_DRAFT_SWEEP_SECONDS"),
+        description="How often a serving process expires overdue drafts and updates their cards.",
+    )
     approval_policy: dict[DraftKind, KindPolicy] = Field(
         default_factory=dict,
         validation_alias=AliasChoices("COUNTERSIGN_APPROVAL_POLICY"),

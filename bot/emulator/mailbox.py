@@ -7,6 +7,7 @@ n DATA commands with a 4xx, and can offer AUTH for a fixed set of accounts.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,9 @@ from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+# aiosmtpd logs every connection at INFO under "mail.log"; a local sink has nothing to say.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 REFUSED_RECIPIENT_REPLY = "550 5.1.1 mailbox unavailable"
 
