@@ -29,6 +29,13 @@ def _parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed-demo", help="load the demo CRM dataset")
     seed.add_argument("--team", default="T_DEMO")
     sub.add_parser("demo", help="run a scripted conversation against a local workspace")
+    audit = sub.add_parser("audit", help="show a draft's history or a person's decisions")
+    which = audit.add_mutually_exclusive_group(required=True)
+    which.add_argument("--draft", type=int, help="draft id")
+    which.add_argument("--user", help="Slack user id of the person")
+    audit.add_argument("--team", help="Slack team id of the org (default: the only org)")
+    report = sub.add_parser("drafts-report", help="acceptance rate of drafts per prompt version")
+    report.add_argument("--team", help="Slack team id of the org (default: the only org)")
     return parser
 
 

@@ -7,6 +7,7 @@ import sys
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.drafts.reports import acceptance_by_prompt, audit_trail
 from bot.settings import Settings, SettingsError
 from storage import migrate as migrations
 from storage.crm_import import CrmImportError, import_crm_file
@@ -78,6 +79,44 @@ def demo(_args: argparse.Namespace, settings: Settings) -> int:
     from bot.demo import run_demo
 
     return run_demo(settings)
+
+
+def audit(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a draft's audit trail, or what one person decided."""
+    factory = session_factory(engine_from_settings(settings.storage))
+    org_id = _existing_org_id(factory, args.team)
+    lines = audit_trail(factory, org_id, draft_id=args.draft, slack_user_id=args.user)
+    for line in lines:
+        detail = ", ".join(f"{k}={v}" for k, v in line.detail.items())
+        _say(
+            f"{line.at:%Y-%m-%d %H:%M:%S} {line.actor:<20} {line.action:<24} "
+            f"{line.subject:<12} {line.result:<9} {detail}"
+        )
+    if not lines:
+        _say("no audit events")
+    return 0
+
+
+def drafts_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Print how often each prompt version's drafts were accepted."""
+    factory = session_factory(engine_from_settings(settings.storage))
+    rows = acceptance_by_prompt(factory, _existing_org_id(factory, args.team))
+    _say(f"{'prompt version':<24}{'accepted':>10}{'declined':>10}{'pending':>10}{'rate':>8}")
+    for row in rows:
+        rate = f"{row.rate:.0%}" if row.rate is not None else "–"
+        _say(
+            f"{row.prompt_version:<24}{row.accepted:>10}{row.declined:>10}{row.pending:>10}{rate:>8}"
+        )
+    return 0
+
+
+def _existing_org_id(factory: sessionmaker[Session], team: str | None) -> int:
+    with UnitOfWork(factory) as uow:
+        orgs = [uow.orgs.by_team(team)] if team else uow.orgs.all()
+    found = [org for org in orgs if org is not None]
+    if len(found) != 1:
+        raise SettingsError(f"pass --team TEAM_ID: found {len(found)} matching orgs")
+    return found[0].id
 
 
 def _url(settings: Settings) -> str:

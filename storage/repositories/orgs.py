@@ -20,6 +20,12 @@ class OrgRepository:
         """Every org, oldest first."""
         return list(self.session.scalars(select(Org).order_by(Org.id)))
 
+    def users(self, org_id: int) -> list[User]:
+        """Every person of the org, by name."""
+        return list(
+            self.session.scalars(select(User).where(User.org_id == org_id).order_by(User.name))
+        )
+
     def by_team(self, slack_team_id: str) -> Org | None:
         """The org of a Slack workspace, if it has one."""
         return self.session.scalar(select(Org).where(Org.slack_team_id == slack_team_id))
