@@ -328,7 +328,7 @@ class DraftService:
                 "This draft expired before anyone decided. Ask again for a fresh one.",
                 snapshot_of(uow, draft, self.policy),
             )
-        if draft.version != version and draft.status == DraftStatus.PENDING:
+        if draft.version != version and draft.status in (DraftStatus.PENDING, DraftStatus.FAILED):
             return Outcome(
                 Result.STALE,
                 f"This card showed version {version}, but the draft is now version "
@@ -375,6 +375,7 @@ class DraftService:
         )
         if not won:
             return self._lost(uow, draft)
+        uow.drafts.rearm_execution(draft.id, draft.version)
         self._audit(uow, draft, actor.user.id, "draft.retried", "approved")
         return Outcome(Result.DONE, "Trying again.")
 
@@ -469,7 +470,7 @@ class DraftService:
                 try:
                     with uow.session.begin_nested():
                         summary = execute_in_db(uow, job)
-                except (ExecutionError, ValueError, KeyError) as exc:
+                except (ExecutionError, ValueError, KeyError, ArithmeticError) as exc:
                     self._finish(uow, job, error=_describe(exc))
                 else:
                     self._finish(uow, job, summary=summary)

@@ -95,7 +95,7 @@ class DraftExecution(Base):
     draft_id: Mapped[int] = mapped_column(ForeignKey(DRAFT_FK, ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
-    status: Mapped[str] = mapped_column(String(20))  # running | done | failed
+    status: Mapped[str] = mapped_column(String(20))  # running | done | failed | retry
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

@@ -120,10 +120,8 @@ class DraftRepository:
         ).all()
 
     def claim_execution(self, draft_id: int, version: int) -> bool:
-        """Take the right to execute this version; False when it already ran or is running.
-
-        A failed execution can be claimed again (a retry); a running or done one cannot.
-        """
+        """Take the right to execute this version; False when it already ran, is running, or
+        failed and was not re-armed by an approver's Retry (see rearm_execution)."""
         key = execution_key(draft_id, version)
         inserted = insert_ignoring_conflict(
             self.session,
@@ -135,11 +133,25 @@ class DraftRepository:
             return True
         retried = self.session.execute(
             update(DraftExecution)
-            .where(DraftExecution.idempotency_key == key, DraftExecution.status == "failed")
+            .where(DraftExecution.idempotency_key == key, DraftExecution.status == "retry")
             .values(status="running", attempts=DraftExecution.attempts + 1, error=None)
             .returning(DraftExecution.id)
         )
         return retried.first() is not None
+
+    def rearm_execution(self, draft_id: int, version: int) -> None:
+        """An approver's Retry: let the failed execution of this version be claimed once more.
+
+        Only a re-armed row can be claimed again, so an execute() racing a failure can never
+        take the failed row and act for a draft that is already shown as failed."""
+        self.session.execute(
+            update(DraftExecution)
+            .where(
+                DraftExecution.idempotency_key == execution_key(draft_id, version),
+                DraftExecution.status == "failed",
+            )
+            .values(status="retry")
+        )
 
     def finish_execution(
         self, draft_id: int, version: int, *, now: datetime, error: str | None = None
