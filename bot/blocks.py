@@ -22,9 +22,17 @@ MAX_BLOCKS = 50
 _BROADCAST = re.compile(r"<!(channel|here|everyone)(\|[^>]*)?>|@(channel|here|everyone)\b")
 
 
+# User-group pings (<!subteam^S123|@sales>) and links whose text hides their target.
+_GROUP_PING = re.compile(r"<!subteam\^[^>|]*(?:\|([^>]*))?>")
+_LABELLED_LINK = re.compile(r"<((?:https?|mailto):[^>|]+)\|([^>]*)>")
+
+
 def sanitize(text: str) -> str:
-    """No broadcast pings from model output: @channel/@here/@everyone become plain words."""
-    return _BROADCAST.sub(lambda m: f"`@{m.group(1) or m.group(3)}`", text)
+    """Model output pings nobody and hides no link target: @channel/@here/@everyone and group
+    pings become plain words, and a labelled link shows where it really goes."""
+    text = _BROADCAST.sub(lambda m: f"`@{m.group(1) or m.group(3)}`", text)
+    text = _GROUP_PING.sub(lambda m: f"`{m.group(1) or '@group'}`", text)
+    return _LABELLED_LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
 
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:

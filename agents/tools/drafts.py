@@ -107,7 +107,7 @@ def send_email_draft(ctx: ToolContext, args: EmailDraftArgs) -> tuple[int, dict[
     return customer.id, {
         "to_address": contact.email,
         "to_name": contact.name,
-        "subject": clean_text(args.subject).replace("\n", " "),
+        "subject": " ".join(clean_text(args.subject).split()),  # one line, whatever the breaks
         "body": clean_text(args.body),
     }
 
