@@ -6,19 +6,37 @@ import difflib
 import hashlib
 import json
 import re
+import unicodedata
 from typing import Any
 
 from agents.specs import money
 from storage.models.enums import DraftKind
 
-# Invisible characters used to hide instructions or to make text read differently than it is:
-# zero-width spaces/joiners, bidi embeddings, overrides and isolates, the BOM, word joiner.
-_HIDDEN = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# Invisible characters that hide instructions or make text read differently than it is:
+# every format character (category Cf: zero-width, bidi controls, tag characters, soft hyphen),
+# variation selectors, and the blank fillers U+034F, U+115F, U+1160, U+3164, U+FFA0.
+_INVISIBLE_RANGES = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
+_INVISIBLE = {0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0}
+_LINE_BREAKS = re.compile("\r\n|[\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
+def _visible(char: str) -> bool:
+    code = ord(char)
+    if unicodedata.category(char) == "Cf" or code in _INVISIBLE:
+        return False
+    return not any(low <= code <= high for low, high in _INVISIBLE_RANGES)
 
 
 def clean_text(text: str) -> str:
-    """Drop invisible control characters, so what a card shows is what would be sent."""
-    return _HIDDEN.sub("", text).strip()
+    """What a card shows is what would be sent: invisible characters dropped, every kind of
+    line break made a plain newline."""
+    text = _LINE_BREAKS.sub("\n", text)
+    return "".join(char for char in text if _visible(char)).strip()
+
+
+def one_line(text: str) -> str:
+    """A subject or title: cleaned, all whitespace runs (line breaks included) made one space."""
+    return " ".join(clean_text(text).split())
 
 
 # Every kind has an editable subject and body; these are each kind's other facts.
@@ -47,9 +65,9 @@ def with_text(payload: dict[str, Any], *, subject: str | None, body: str | None)
     """A copy of `payload` with a new subject and/or body (None keeps the old one)."""
     updated = dict(payload)
     if subject is not None:
-        updated["subject"] = subject.strip()
+        updated["subject"] = one_line(subject)
     if body is not None:
-        updated["body"] = body.strip()
+        updated["body"] = clean_text(body)
     return updated
 
 

@@ -16,7 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # No third-party mail library: smtplib + email.message are the well-kept standard for this.
 
-_NEWLINES = re.compile(r"\s*[\r\n]+\s*")
+# Every line break str.splitlines() knows (\r, \n, \v, \f, \x1c-\x1e, \x85, U+2028/9).
+_NEWLINES = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
 
 
 def _env(name: str) -> AliasChoices:

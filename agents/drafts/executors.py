@@ -112,6 +112,8 @@ def send_approved_email(settings: SmtpSettings, job: Execution) -> str:
         )
     except EmailError as exc:
         raise ExecutionError(str(exc)) from exc
+    except (ValueError, KeyError) as exc:  # content the mail library refuses: fail, don't hang
+        raise ExecutionError(f"the email could not be built: {exc}") from exc
     return f"sent to {', '.join(sent.recipients)}"
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
-from agents.drafts.content import clean_text
+from agents.drafts.content import clean_text, one_line
 from agents.drafts.service import Proposal
 from agents.tools.base import ToolContext, ToolInputError, ToolSpec, tool
 from storage.models import Customer
@@ -107,7 +107,7 @@ def send_email_draft(ctx: ToolContext, args: EmailDraftArgs) -> tuple[int, dict[
     return customer.id, {
         "to_address": contact.email,
         "to_name": contact.name,
-        "subject": " ".join(clean_text(args.subject).split()),  # one line, whatever the breaks
+        "subject": one_line(args.subject),
         "body": clean_text(args.body),
     }
 
@@ -117,7 +117,7 @@ def add_crm_note(ctx: ToolContext, args: NoteDraftArgs) -> tuple[int, dict[str, 
     """Propose a note on the customer's CRM activity log. Nothing is written until approved."""
     with UnitOfWork(ctx.factory) as uow:
         customer = _customer(uow, ctx, args.customer_id)
-    return customer.id, {"subject": clean_text(args.headline), "body": clean_text(args.text)}
+    return customer.id, {"subject": one_line(args.headline), "body": clean_text(args.text)}
 
 
 @gated(TaskDraftArgs, DraftKind.TASK)
@@ -128,7 +128,7 @@ def create_task(ctx: ToolContext, args: TaskDraftArgs) -> tuple[int, dict[str, A
     if args.due_date is not None and args.due_date < ctx.now.date():
         raise ToolInputError(f"due_date {args.due_date} is in the past (today is {ctx.now.date()})")
     return customer.id, {
-        "subject": clean_text(args.title),
+        "subject": one_line(args.title),
         "body": clean_text(args.details),
         "due_date": args.due_date.isoformat() if args.due_date else None,
     }
