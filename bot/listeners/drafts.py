@@ -10,7 +10,8 @@ from slack_sdk import WebClient
 
 from agents.drafts.service import DraftService
 from bot.actions import ActionId, DraftRef, ViewId
-from bot.draft_blocks import (
+from bot.draft_jobs import DECIDE_DRAFT, decision_payload
+from bot.draft_modals import (
     edit_errors,
     edit_modal,
     has_body_input,
@@ -20,7 +21,6 @@ from bot.draft_blocks import (
     regenerate_modal,
     reject_modal,
 )
-from bot.draft_jobs import DECIDE_DRAFT, decision_payload
 from bot.runner import JobRunner
 
 _DIRECT = {ActionId.DRAFT_APPROVE: "approve", ActionId.DRAFT_RETRY: "retry"}

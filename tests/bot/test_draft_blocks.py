@@ -11,21 +11,18 @@ from slack_sdk.models.views import View
 
 from agents.drafts.snapshot import DraftSnapshot, Person
 from bot.actions import ActionId, DraftRef, FieldId, ViewId
-from bot.draft_blocks import (
-    decision_notice,
-    draft_card,
-    draft_fallback_text,
+from bot.draft_blocks import decision_notice, draft_card, draft_fallback_text, escape_mrkdwn
+from bot.draft_modals import (
     edit_errors,
     edit_modal,
-    escape_mrkdwn,
     has_body_input,
-    home_view,
     parse_edit_submission,
     parse_hint,
     parse_reason,
     regenerate_modal,
     reject_modal,
 )
+from bot.home_blocks import home_view
 from storage.models.enums import DraftKind, DraftStatus
 
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
