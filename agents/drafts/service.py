@@ -3,7 +3,6 @@ compare-and-set, each decision audited, each approved version executed at most o
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,24 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agents.drafts.content import content_hash, diff_text, with_text
 from agents.drafts.email import SmtpSettings
-from agents.drafts.executors import (
-    Execution,
-    ExecutionError,
-    execute_in_db,
-    runs_outside_transaction,
-    send_approved_email,
-)
+from agents.drafts.execution import DraftExecutor
 from agents.drafts.policy import ApprovalPolicy, Verdict
+from agents.drafts.records import owner_of, record_audit
 from agents.drafts.snapshot import DraftSnapshot
 from agents.drafts.views import snapshot_of
-from storage.models import AuditEvent, Draft, DraftStatus, User
+from storage.models import Draft, DraftStatus, User
 from storage.models.enums import DraftKind
 from storage.types import utcnow
 from storage.uow import UnitOfWork
-
-log = logging.getLogger(__name__)
-
-SUBJECT = "draft"
 
 
 class Result(StrEnum):
@@ -187,7 +177,7 @@ class DraftService:
                 snapshot_of(uow, d, self.policy)
                 for d in uow.drafts.pending(actor.org_id)
                 if d.expires_at > self.clock()
-                and self.policy.may_approve(d.kind, actor.user, _owner(uow, d)).allowed
+                and self.policy.may_approve(d.kind, actor.user, owner_of(uow, d)).allowed
                 and d.requested_by_id != actor.user.id
             ]
             own = [
@@ -238,7 +228,7 @@ class DraftService:
         """Save edited text as the next version; that version is what gets approved."""
 
         def act(uow: UnitOfWork, actor: Actor, draft: Draft) -> Outcome:
-            verdict = self.policy.may_edit(actor.user, _owner(uow, draft))
+            verdict = self.policy.may_edit(actor.user, owner_of(uow, draft))
             if not verdict.allowed:
                 return self._denied(uow, actor, draft, "draft.edit_denied", verdict)
             payload = with_text(draft.payload, subject=subject, body=body)
@@ -254,7 +244,7 @@ class DraftService:
         """Check a Regenerate click before spending a model call on it."""
 
         def act(uow: UnitOfWork, actor: Actor, draft: Draft) -> Outcome:
-            verdict = self.policy.may_edit(actor.user, _owner(uow, draft))
+            verdict = self.policy.may_edit(actor.user, owner_of(uow, draft))
             if not verdict.allowed:
                 return self._denied(uow, actor, draft, "draft.regenerate_denied", verdict)
             return Outcome(Result.DONE, "Regenerating…")
@@ -338,7 +328,7 @@ class DraftService:
         return None
 
     def _approve(self, uow: UnitOfWork, actor: Actor, draft: Draft) -> Outcome:
-        owner = _owner(uow, draft)
+        owner = owner_of(uow, draft)
         verdict = self.policy.may_approve(draft.kind, actor.user, owner)
         if not verdict.allowed:
             return self._denied(uow, actor, draft, "draft.approve_denied", verdict)
@@ -362,7 +352,7 @@ class DraftService:
         return Outcome(Result.DONE, "Approved.")
 
     def _retry(self, uow: UnitOfWork, actor: Actor, draft: Draft) -> Outcome:
-        verdict = self.policy.may_approve(draft.kind, actor.user, _owner(uow, draft))
+        verdict = self.policy.may_approve(draft.kind, actor.user, owner_of(uow, draft))
         if not verdict.allowed:
             return self._denied(uow, actor, draft, "draft.retry_denied", verdict)
         won = uow.drafts.transition(
@@ -382,7 +372,7 @@ class DraftService:
     def _reject(
         self, uow: UnitOfWork, actor: Actor, draft: Draft, version: int, reason: str
     ) -> Outcome:
-        verdict = self.policy.may_reject(draft.kind, actor.user, _owner(uow, draft))
+        verdict = self.policy.may_reject(draft.kind, actor.user, owner_of(uow, draft))
         if not verdict.allowed:
             return self._denied(uow, actor, draft, "draft.reject_denied", verdict)
         won = uow.drafts.transition(
@@ -454,83 +444,9 @@ class DraftService:
         self.execute(actor.org_id, draft_id, version)
         return Outcome(outcome.result, outcome.message, self.snapshot(actor.org_id, draft_id))
 
-    # --- execution ------------------------------------------------------------------------
-
     def execute(self, org_id: int, draft_id: int, version: int) -> None:
-        """Carry out an approved version at most once; failures mark the draft failed."""
-        with UnitOfWork(self.factory) as uow:
-            draft = uow.drafts.get(org_id, draft_id)
-            if draft is None or draft.status != DraftStatus.APPROVED or draft.version != version:
-                return
-            if not uow.drafts.claim_execution(draft_id, version):
-                log.info("draft %s v%s already executed or executing", draft_id, version)
-                return
-            job = self._execution(uow, draft)
-            if not runs_outside_transaction(draft.kind):
-                try:
-                    with uow.session.begin_nested():
-                        summary = execute_in_db(uow, job)
-                except (ExecutionError, ValueError, KeyError, ArithmeticError) as exc:
-                    self._finish(uow, job, error=_describe(exc))
-                else:
-                    self._finish(uow, job, summary=summary)
-                uow.commit()
-                return
-            uow.commit()  # the claim is durable before the email leaves
-        try:
-            summary = send_approved_email(self.smtp, job)
-        except ExecutionError as exc:
-            self._finish_in_new_unit(job, error=str(exc))
-        else:
-            self._finish_in_new_unit(job, summary=summary)
-
-    def _execution(self, uow: UnitOfWork, draft: Draft) -> Execution:
-        owner = _owner(uow, draft)
-        return Execution(
-            draft_id=draft.id,
-            version=draft.version,
-            org_id=draft.org_id,
-            kind=draft.kind,
-            customer_id=draft.customer_id,
-            requested_by_id=draft.requested_by_id,
-            payload=dict(draft.payload),
-            now=self.clock(),
-            reply_to=owner.email if owner else None,
-        )
-
-    def _finish_in_new_unit(self, job: Execution, **result: str) -> None:
-        with UnitOfWork(self.factory) as uow:
-            self._finish(uow, job, **result)
-            uow.commit()
-
-    def _finish(
-        self, uow: UnitOfWork, job: Execution, *, summary: str = "", error: str | None = None
-    ) -> None:
-        now = self.clock()
-        uow.drafts.finish_execution(job.draft_id, job.version, now=now, error=error)
-        draft = uow.drafts.get(job.org_id, job.draft_id)
-        assert draft is not None
-        attempts = draft.attempts + 1
-        values: dict[str, Any] = (
-            {"execution_error": error, "attempts": attempts}
-            if error
-            else {
-                "executed_at": now,
-                "execution_error": None,
-                "execution_result": {"summary": summary},
-                "attempts": attempts,
-            }
-        )
-        uow.drafts.transition(
-            job.org_id,
-            job.draft_id,
-            from_status=[DraftStatus.APPROVED],
-            to_status=DraftStatus.FAILED if error else DraftStatus.EXECUTED,
-            version=job.version,
-            values=values,
-        )
-        action, result = ("draft.execution_failed", "failed") if error else ("draft.executed", "ok")
-        self._audit(uow, draft, None, action, result, reason=error or summary)
+        """Carry out an approved version at most once (see agents/drafts/execution.py)."""
+        DraftExecutor(self.factory, self.smtp, self.clock).execute(org_id, draft_id, version)
 
     def _audit(
         self,
@@ -542,34 +458,10 @@ class DraftService:
         *,
         reason: str | None = None,
     ) -> None:
-        detail: dict[str, Any] = {"version": draft.version, "content_hash": draft.content_hash}
-        if reason:
-            detail["reason"] = reason
-        uow.audit.add(
-            AuditEvent(
-                org_id=draft.org_id,
-                actor_id=actor_id,
-                action=action,
-                subject_type=SUBJECT,
-                subject_id=str(draft.id),
-                result=result,
-                detail=detail,
-                created_at=self.clock(),
-            )
-        )
+        record_audit(uow, draft, actor_id, action, result, at=self.clock(), reason=reason)
 
 
 _REVISION_ACTIONS = {"edit": "draft.edited", "regenerate": "draft.regenerated"}
-
-
-def _owner(uow: UnitOfWork, draft: Draft) -> User | None:
-    if draft.requested_by_id is None:
-        return None
-    return uow.orgs.user(draft.org_id, draft.requested_by_id)
-
-
-def _describe(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, ExecutionError) else f"invalid draft content ({exc!r})"
 
 
 def _settled_message(draft: DraftSnapshot) -> str:
