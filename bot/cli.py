@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.runtime.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "demo":  # its output is the transcript, not migration chatter
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     from bot import commands  # the heavy imports only once the settings are known to be good
 
     command: Command = getattr(commands, args.command.replace("-", "_"))

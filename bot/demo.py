@@ -5,7 +5,6 @@ would show it."""
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,6 @@ def _say(text: str = "") -> None:
 
 def run_demo(base: Settings, *, timeout: float = 30.0) -> int:
     """Run the script; 0 when every question was answered where it was asked."""
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # the transcript is the output
     with (
         tempfile.TemporaryDirectory(prefix="countersign-demo-") as folder,
         sandbox(Path(folder), agents=base.agents) as box,
