@@ -29,6 +29,7 @@ test: lint typecheck $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ack_latency.py
+	$(BIN)/python bench/approvals.py
 
 clean:
 	rm -rf $(VENV) .countersign .pytest_cache .mypy_cache .ruff_cache
