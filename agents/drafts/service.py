@@ -305,16 +305,18 @@ class DraftService:
         """Refuse clicks on expired drafts and on versions that are no longer current."""
         now = self.clock()
         if draft.status == DraftStatus.PENDING and draft.expires_at <= now:
-            if uow.drafts.transition(
+            won = uow.drafts.transition(
                 draft.org_id,
                 draft.id,
                 from_status=[DraftStatus.PENDING],
                 to_status=DraftStatus.EXPIRED,
-            ):
+            )
+            if won:
                 self._audit(uow, draft, None, "draft.expired", "expired")
             uow.session.refresh(draft)
+            # Only the call that expired it reports a change (one thread notice, not two).
             return Outcome(
-                Result.EXPIRED,
+                Result.EXPIRED if won else Result.SETTLED,
                 "This draft expired before anyone decided. Ask again for a fresh one.",
                 snapshot_of(uow, draft, self.policy),
             )
