@@ -4,7 +4,7 @@ compare-and-set, each decision audited, each approved version executed at most o
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -191,9 +191,14 @@ class DraftService:
     def actor(self, team_id: str, slack_user_id: str) -> Actor | None:
         """The CRM user behind a Slack user, or None when we do not know them."""
         with UnitOfWork(self.factory) as uow:
-            org = uow.orgs.by_team(team_id)
-            user = uow.orgs.user_by_slack_id(org.id, slack_user_id) if org else None
-            return Actor(org.id, user) if org and user else None
+            return _actor(uow, team_id, slack_user_id)
+
+    def snapshot_for(self, team_id: str, slack_user_id: str, draft_id: int) -> DraftSnapshot | None:
+        """The draft as its card shows it, for a CRM user of its org; None for anyone else."""
+        with UnitOfWork(self.factory) as uow:
+            actor = _actor(uow, team_id, slack_user_id)
+            draft = uow.drafts.get(actor.org_id, draft_id) if actor else None
+            return snapshot_of(uow, draft, self.policy) if draft else None
 
     # --- decisions ------------------------------------------------------------------------
 
@@ -278,12 +283,12 @@ class DraftService:
         version: int,
         act: Callable[[UnitOfWork, Actor, Draft], Outcome],
     ) -> Outcome:
-        actor = self.actor(team_id, slack_user_id)
         with UnitOfWork(self.factory) as uow:
             org = uow.orgs.by_team(team_id)
             draft = uow.drafts.get(org.id, draft_id) if org else None
             if draft is None:
                 return Outcome(Result.NOT_FOUND, "I can't find that draft any more.")
+            actor = _actor(uow, team_id, slack_user_id)
             if actor is None:
                 self._audit(uow, draft, None, "draft.denied", "denied", reason=slack_user_id)
                 uow.commit()
@@ -294,11 +299,9 @@ class DraftService:
                     snapshot_of(uow, draft, self.policy),
                 )
             outcome = self._gate(uow, draft, version) or act(uow, actor, draft)
+            if outcome.draft is None:  # the draft as this decision left it
+                outcome = replace(outcome, draft=snapshot_of(uow, draft, self.policy))
             uow.commit()
-        if outcome.result == Result.DONE and outcome.draft is None:
-            outcome = Outcome(
-                outcome.result, outcome.message, self.snapshot(actor.org_id, draft_id)
-            )
         return self._after(outcome, actor, draft_id, version)
 
     def _gate(self, uow: UnitOfWork, draft: Draft, version: int) -> Outcome | None:
@@ -313,7 +316,6 @@ class DraftService:
             )
             if won:
                 self._audit(uow, draft, None, "draft.expired", "expired")
-            uow.session.refresh(draft)
             # Only the call that expired it reports a change (one thread notice, not two).
             return Outcome(
                 Result.EXPIRED if won else Result.SETTLED,
@@ -415,7 +417,6 @@ class DraftService:
             values={"version": version + 1, "payload": payload, "content_hash": digest},
         ):
             return False
-        uow.session.refresh(draft)
         uow.drafts.add_version(draft, source=source, created_by_id=by)
         self._audit(uow, draft, by, _REVISION_ACTIONS[source], "pending")
         return True
@@ -432,7 +433,6 @@ class DraftService:
 
     def _lost(self, uow: UnitOfWork, draft: Draft) -> Outcome:
         """Someone else's decision (or an edit) landed first: say what it was."""
-        uow.session.refresh(draft)
         snapshot = snapshot_of(uow, draft, self.policy)
         return Outcome(Result.SETTLED, _settled_message(snapshot), snapshot)
 
@@ -464,6 +464,12 @@ class DraftService:
 
 
 _REVISION_ACTIONS = {"edit": "draft.edited", "regenerate": "draft.regenerated"}
+
+
+def _actor(uow: UnitOfWork, team_id: str, slack_user_id: str) -> Actor | None:
+    org = uow.orgs.by_team(team_id)
+    user = uow.orgs.user_by_slack_id(org.id, slack_user_id) if org else None
+    return Actor(org.id, user) if org and user else None
 
 
 def _settled_message(draft: DraftSnapshot) -> str:

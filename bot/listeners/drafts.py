@@ -57,8 +57,7 @@ def _open_modal(
     drafts: DraftService,
     runner: JobRunner,
 ) -> None:
-    actor = drafts.actor(body["team"]["id"], body["user"]["id"])
-    snapshot = drafts.snapshot(actor.org_id, ref.draft_id) if actor else None
+    snapshot = drafts.snapshot_for(body["team"]["id"], body["user"]["id"], ref.draft_id)
     if snapshot is None or not snapshot.open or snapshot.version != ref.version:
         # Decided, changed or unknown: the decision job explains it and refreshes the card.
         runner.defer(DECIDE_DRAFT, _payload(body, "explain", ref))
