@@ -39,16 +39,6 @@ def one_line(text: str) -> str:
     return " ".join(clean_text(text).split())
 
 
-# Every kind has an editable subject and body; these are each kind's other facts.
-EXTRA_FIELDS: dict[DraftKind, tuple[str, ...]] = {
-    DraftKind.EMAIL: ("to_address", "to_name"),
-    DraftKind.NOTE: (),
-    DraftKind.TASK: ("due_date",),
-    DraftKind.ORDER: ("lines", "total"),
-    DraftKind.CUSTOMER_NOTES: (),
-}
-
-
 def content_hash(kind: DraftKind, payload: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of kind + content: what the approver saw, bit for bit."""
     canonical = json.dumps(

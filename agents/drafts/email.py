@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -14,14 +13,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agents.drafts.content import one_line
+
 # No third-party mail library: smtplib + email.message are the well-kept standard for this.
-
-# Every line break str.splitlines() knows (\r, \n, \v, \f, \x1c-\x1e, \x85, U+2028/9).
-_NEWLINES = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
-
-
-def _env(name: str) -> AliasChoices:
-    return AliasChoices(name)
 
 
 class SmtpSettings(BaseSettings):
@@ -31,40 +25,40 @@ class SmtpSettings(BaseSettings):
 
     host: str | None = Field(
         default=None,
-        validation_alias=_env("COUNTERSIGN_SMTP_HOST"),
+        validation_alias=AliasChoices("COUNTERSIGN_SMTP_HOST"),
         description="SMTP server host name. Unset: email sending is not configured.",
     )
     port: int = Field(
         default=587,
         ge=1,
         le=65535,
-        validation_alias=_env("COUNTERSIGN_SMTP_PORT"),
+        validation_alias=AliasChoices("COUNTERSIGN_SMTP_PORT"),
         description="SMTP server port (587 for STARTTLS, 465 for implicit TLS).",
     )
     security: Literal["starttls", "ssl", "none"] = Field(
         default="starttls",
-        validation_alias=_env("COUNTERSIGN_SMTP_SECURITY"),
+        validation_alias=AliasChoices("COUNTERSIGN_SMTP_SECURITY"),
         description="starttls: upgrade a plain connection; ssl: TLS from the start; none: plain.",
     )
     username: str | None = Field(
         default=None,
-        validation_alias=_env("COUNTERSIGN_SMTP_USERNAME"),
+        validation_alias=AliasChoices("COUNTERSIGN_SMTP_USERNAME"),
         description="Login name. Unset: no AUTH is attempted.",
     )
     password: SecretStr | None = Field(
         default=None,
-        validation_alias=_env("COUNTERSIGN_SMTP_PASSWORD"),
+        validation_alias=AliasChoices("COUNTERSIGN_SMTP_PASSWORD"),
         description="Login password; never logged or shown in errors.",
     )
     sender: str = Field(
         default="Countersign <countersign@localhost>",
-        validation_alias=_env("COUNTERSIGN_SMTP_SENDER"),
+        validation_alias=AliasChoices("COUNTERSIGN_SMTP_SENDER"),
         description="From address of every email, with an optional display name.",
     )
     timeout_seconds: float = Field(
         default=10.0,
         gt=0,
-        validation_alias=_env("COUNTERSIGN_SMTP_TIMEOUT_SECONDS"),
+        validation_alias=AliasChoices("COUNTERSIGN_SMTP_TIMEOUT_SECONDS"),
         description="Timeout of the connection and of each SMTP command.",
     )
 
@@ -123,13 +117,13 @@ def build_message(settings: SmtpSettings, email: OutgoingEmail) -> EmailMessage:
     _check_address(email.to_address)
     message = EmailMessage()
     message["From"] = settings.sender
-    message["To"] = formataddr((_one_line(email.to_name or ""), email.to_address))
-    message["Subject"] = _one_line(email.subject)
+    message["To"] = formataddr((one_line(email.to_name or ""), email.to_address))
+    message["Subject"] = one_line(email.subject)
     if email.reply_to:
-        message["Reply-To"] = _one_line(email.reply_to)
+        message["Reply-To"] = one_line(email.reply_to)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id_for(email.idempotency_key)
-    message["X-Countersign-Draft"] = _one_line(email.idempotency_key)
+    message["X-Countersign-Draft"] = one_line(email.idempotency_key)
     message.set_content(email.body)
     return message
 
@@ -152,10 +146,6 @@ def send_email(settings: SmtpSettings, email: OutgoingEmail) -> SentEmail:
     if refused:
         raise _refused_recipients(refused)
     return SentEmail(message_id=str(message["Message-ID"]), recipients=(email.to_address,))
-
-
-def _one_line(text: str) -> str:
-    return _NEWLINES.sub(" ", text).strip()
 
 
 def _check_address(address: str) -> None:
@@ -197,7 +187,7 @@ def _close(smtp: smtplib.SMTP) -> None:
 def _reply(code: int, text: bytes | str) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
-    return f"{code} {_one_line(text)}".strip()
+    return f"{code} {one_line(text)}".strip()
 
 
 def _refused_recipients(refused: dict[str, tuple[int, bytes]]) -> EmailError:

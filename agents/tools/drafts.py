@@ -16,6 +16,7 @@ from agents.drafts.service import Proposal
 from agents.tools.base import ToolContext, ToolInputError, ToolSpec, tool
 from storage.models import Customer
 from storage.models.enums import DraftKind
+from storage.repositories.crm_writes import CrmWriteRepository
 from storage.uow import UnitOfWork
 
 Args = TypeVar("Args", bound=BaseModel)
@@ -140,7 +141,8 @@ def create_order_draft(ctx: ToolContext, args: OrderDraftArgs) -> tuple[int, dic
     until approved. Unknown SKUs are refused."""
     with UnitOfWork(ctx.factory) as uow:
         customer = _customer(uow, ctx, args.customer_id)
-        products = uow.crm.products_by_sku(ctx.org_id, {line.sku for line in args.lines})
+        skus = {line.sku for line in args.lines}
+        products = CrmWriteRepository(uow.session).products_by_sku(ctx.org_id, skus)
     unknown = sorted({line.sku for line in args.lines} - set(products))
     if unknown:
         raise ToolInputError(f"unknown SKU(s): {', '.join(unknown)}")

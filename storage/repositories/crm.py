@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
@@ -16,7 +15,6 @@ from storage.models import (
     DealStatus,
     Invoice,
     Order,
-    Product,
     Task,
     TaskStatus,
 )
@@ -159,19 +157,6 @@ class CrmRepository:
                 .where(Order.org_id == org_id, Order.customer_id == customer_id)
                 .order_by(Order.placed_at.desc().nulls_first(), Order.id.desc())
                 .limit(limit)
-            )
-        )
-
-    def products_by_sku(self, org_id: int, skus: Collection[str]) -> dict[str, Product]:
-        """Catalog items among `skus`, keyed by SKU."""
-        stmt = select(Product).where(Product.org_id == org_id, Product.sku.in_(list(skus)))
-        return {product.sku: product for product in self.session.scalars(stmt)}
-
-    def products(self, org_id: int, *, limit: int = 200) -> list[Product]:
-        """The org's catalog, by SKU."""
-        return list(
-            self.session.scalars(
-                select(Product).where(Product.org_id == org_id).order_by(Product.sku).limit(limit)
             )
         )
 
