@@ -64,12 +64,10 @@ def _approval(box: Sandbox, *, timeout: float) -> None:
 
 
 def _card(box: Sandbox, root: str) -> PostedMessage:
-    cards = [
-        m for m in box.bot_replies(SALES, root) if any(b["type"] == "header" for b in m.blocks)
-    ]
-    if not cards:
+    card = box.draft_card(root)
+    if card is None:
         raise RuntimeError("no draft card was posted")
-    return cards[-1]
+    return card
 
 
 def _mention(box: Sandbox, text: str, *, thread_ts: str | None = None, timeout: float) -> str:

@@ -95,6 +95,15 @@ class Sandbox:
         self.wait_idle()
         return self.slack.home_view(user)
 
+    def draft_card(self, thread_ts: str) -> PostedMessage | None:
+        """The latest draft card the bot posted in a #sales thread (cards open with a header)."""
+        cards = [
+            m
+            for m in self.bot_replies(SALES, thread_ts)
+            if any(b["type"] == "header" for b in m.blocks)
+        ]
+        return cards[-1] if cards else None
+
     def wait_idle(self, timeout: float = 15.0) -> None:
         """Block until every queued job has finished."""
         deadline = time.monotonic() + timeout

@@ -13,6 +13,7 @@ from anthropic.types import Message
 from agents.llm.offline_drafting import plan_drafting
 from agents.llm.port import LLMRequest
 from agents.llm.transcript import (
+    clear_winner,
     earlier_questions,
     latest_question,
     steps_since_question,
@@ -96,8 +97,9 @@ def _after_search(
     result: dict[str, Any], messages: list[dict[str, Any]], *, searches: int, question: str
 ) -> dict[str, Any]:
     hits = result.get("customers", [])
-    if len(hits) == 1 or (hits and hits[0].get("score", 0) > hits[1].get("score", 0)):
-        return tool_use("get_customer", {"customer_id": hits[0]["id"]})
+    winner = clear_winner(result)
+    if winner:
+        return tool_use("get_customer", {"customer_id": winner["id"]})
     if hits:
         return text_block(prompts().get_template("offline_ambiguous.j2").render(hits=hits))
     earlier = earlier_questions(messages)

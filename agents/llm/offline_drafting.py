@@ -10,7 +10,13 @@ from typing import Any
 
 from agents.drafts.intent import draft_kind, email_purpose
 from agents.llm.port import LLMRequest
-from agents.llm.transcript import latest_question, steps_since_question, text_block, tool_use
+from agents.llm.transcript import (
+    clear_winner,
+    latest_question,
+    steps_since_question,
+    text_block,
+    tool_use,
+)
 from agents.specs import prompts
 from storage.models.enums import DraftKind
 
@@ -55,8 +61,9 @@ def plan_drafting(request: LLMRequest) -> dict[str, Any]:
 
 def _pick_customer(result: dict[str, Any]) -> dict[str, Any]:
     hits = result.get("customers", [])
-    if len(hits) == 1 or (hits and hits[0].get("score", 0) > hits[1].get("score", 0)):
-        return tool_use("get_customer_context", {"customer_id": hits[0]["id"]})
+    winner = clear_winner(result)
+    if winner:
+        return tool_use("get_customer_context", {"customer_id": winner["id"]})
     if hits:
         return text_block(prompts().get_template("offline_ambiguous.j2").render(hits=hits))
     return text_block("I could not tell which customer you mean. Name the customer, please.")

@@ -62,3 +62,12 @@ def parse_result(block: dict[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {"error": "unreadable tool result"}
     return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def clear_winner(search_result: dict[str, Any]) -> dict[str, Any] | None:
+    """The one customer a search_customers result clearly points at (a single hit, or a top
+    score no other hit shares); None when there is none or it is ambiguous."""
+    hits = search_result.get("customers", [])
+    if len(hits) == 1 or (hits and hits[0].get("score", 0) > hits[1].get("score", 0)):
+        return dict(hits[0])
+    return None

@@ -10,13 +10,13 @@ from pydantic import BaseModel, Field
 
 from agents.tools.base import ToolContext, ToolInputError, tool
 from agents.tools.customers import (
-    _activity,
-    _contact,
-    _deal,
-    _invoice,
-    _meta,
-    _profile,
-    _task,
+    activity_view,
+    contact_view,
+    customer_meta,
+    deal_view,
+    invoice_view,
+    profile_view,
+    task_view,
 )
 from storage.models import Order
 from storage.uow import UnitOfWork
@@ -47,17 +47,17 @@ def get_customer_context(ctx: ToolContext, args: CustomerContextArgs) -> dict[st
         overdue = uow.crm.overdue_invoices(ctx.org_id, customer.id, now=ctx.now)
         last_order_at = uow.crm.last_order_at(ctx.org_id, customer.id)
         owner = customer.owner.name if customer.owner else None
-        contacts = [_contact(c) for c in customer.contacts]
+        contacts = [contact_view(c) for c in customer.contacts]
     ctx.state.customer_id = customer.id
     return {
-        "customer": {**_profile(customer, owner), "account_notes": customer.notes},
+        "customer": {**profile_view(customer, owner), "account_notes": customer.notes},
         "contacts": contacts,
-        "activities_last_30_days": [_activity(a, ctx.now) for a in recent],
-        "open_deals": [_deal(d, ctx.now) for d in deals],
-        "pending_tasks": [_task(t, ctx.now) for t in tasks],
+        "activities_last_30_days": [activity_view(a, ctx.now) for a in recent],
+        "open_deals": [deal_view(d, ctx.now) for d in deals],
+        "pending_tasks": [task_view(t, ctx.now) for t in tasks],
         "recent_orders": [_order(o) for o in orders],
-        "overdue_invoices": [_invoice(i, ctx.now) for i in overdue],
-        "_meta": _meta(customer, deals, latest, tasks, overdue, last_order_at, ctx.now),
+        "overdue_invoices": [invoice_view(i, ctx.now) for i in overdue],
+        "_meta": customer_meta(customer, deals, latest, tasks, overdue, last_order_at, ctx.now),
         "_display": {
             "title": customer.name,
             "subtitle": f"{len(recent)} activities in 30 days",

@@ -86,16 +86,16 @@ def get_customer(ctx: ToolContext, args: GetCustomerArgs) -> dict[str, Any]:
         overdue = uow.crm.overdue_invoices(ctx.org_id, customer.id, now=ctx.now)
         last_order_at = uow.crm.last_order_at(ctx.org_id, customer.id)
         owner = customer.owner.name if customer.owner else None
-        contacts = [_contact(c) for c in customer.contacts]
+        contacts = [contact_view(c) for c in customer.contacts]
     ctx.state.customer_id = customer.id
     return {
-        "customer": _profile(customer, owner),
+        "customer": profile_view(customer, owner),
         "contacts": contacts,
-        "open_deals": [_deal(d, ctx.now) for d in deals],
-        "recent_activities": [_activity(a, ctx.now) for a in activities],
-        "open_tasks": [_task(t, ctx.now) for t in tasks],
-        "overdue_invoices": [_invoice(i, ctx.now) for i in overdue],
-        "_meta": _meta(customer, deals, activities, tasks, overdue, last_order_at, ctx.now),
+        "open_deals": [deal_view(d, ctx.now) for d in deals],
+        "recent_activities": [activity_view(a, ctx.now) for a in activities],
+        "open_tasks": [task_view(t, ctx.now) for t in tasks],
+        "overdue_invoices": [invoice_view(i, ctx.now) for i in overdue],
+        "_meta": customer_meta(customer, deals, activities, tasks, overdue, last_order_at, ctx.now),
         "_display": {
             "title": customer.name,
             "subtitle": customer.company,
@@ -108,7 +108,7 @@ def _days(since: datetime | None, now: datetime) -> int | None:
     return None if since is None else max(0, (now - since).days)
 
 
-def _meta(
+def customer_meta(
     customer: Customer,
     deals: list[Deal],
     activities: list[Activity],
@@ -144,7 +144,7 @@ def _meta(
     }
 
 
-def _profile(c: Customer, owner: str | None) -> dict[str, Any]:
+def profile_view(c: Customer, owner: str | None) -> dict[str, Any]:
     return {
         "id": c.id,
         "name": c.name,
@@ -156,11 +156,11 @@ def _profile(c: Customer, owner: str | None) -> dict[str, Any]:
     }
 
 
-def _contact(c: Any) -> dict[str, Any]:
+def contact_view(c: Any) -> dict[str, Any]:
     return {"name": c.name, "title": c.title, "email": c.email, "phone": c.phone}
 
 
-def _deal(d: Deal, now: datetime) -> dict[str, Any]:
+def deal_view(d: Deal, now: datetime) -> dict[str, Any]:
     return {
         "title": d.title,
         "stage": d.stage.value,
@@ -170,7 +170,7 @@ def _deal(d: Deal, now: datetime) -> dict[str, Any]:
     }
 
 
-def _activity(a: Activity, now: datetime) -> dict[str, Any]:
+def activity_view(a: Activity, now: datetime) -> dict[str, Any]:
     return {
         "kind": a.kind,
         "summary": a.summary,
@@ -179,7 +179,7 @@ def _activity(a: Activity, now: datetime) -> dict[str, Any]:
     }
 
 
-def _task(t: Task, now: datetime) -> dict[str, Any]:
+def task_view(t: Task, now: datetime) -> dict[str, Any]:
     return {
         "title": t.title,
         "due": t.due_at.date().isoformat() if t.due_at else None,
@@ -187,7 +187,7 @@ def _task(t: Task, now: datetime) -> dict[str, Any]:
     }
 
 
-def _invoice(i: Invoice, now: datetime) -> dict[str, Any]:
+def invoice_view(i: Invoice, now: datetime) -> dict[str, Any]:
     return {
         "invoice": i.external_id,
         "amount": str(i.amount),

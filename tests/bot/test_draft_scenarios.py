@@ -33,11 +33,9 @@ def _ask(stack, text=ASK, user="U_REP1"):
 
 
 def _card(stack, root):
-    cards = [
-        m for m in stack.bot_replies(SALES, root) if any(b["type"] == "header" for b in m.blocks)
-    ]
-    assert cards, "no draft card in the thread"
-    return cards[-1]
+    card = stack.draft_card(root)
+    assert card is not None, "no draft card in the thread"
+    return card
 
 
 def _has_button(message, action_id):
