@@ -111,14 +111,12 @@ def _apply(services: Services, payload: dict[str, Any]) -> Outcome:
 
 
 def _refresh_card(services: Services, draft: DraftSnapshot) -> None:
-    where = services.drafts.card_location(draft.id)
-    if where is None:
+    if not draft.channel_id or not draft.card_ts:
         return
-    channel, ts = where
     try:
         services.slack.chat_update(
-            channel=channel,
-            ts=ts,
+            channel=draft.channel_id,
+            ts=draft.card_ts,
             text=draft_fallback_text(draft),
             blocks=draft_card(draft, now=utcnow()),
         )

@@ -159,14 +159,6 @@ class DraftService:
             draft = uow.drafts.get(org_id, draft_id)
             return snapshot_of(uow, draft, self.policy) if draft else None
 
-    def card_location(self, draft_id: int) -> tuple[str, str] | None:
-        """(channel, ts) of the draft's card, once posted (ids come from org-scoped calls)."""
-        with UnitOfWork(self.factory) as uow:
-            draft = uow.session.get(Draft, draft_id)
-            if draft is None or not draft.channel_id or not draft.card_ts:
-                return None
-            return draft.channel_id, draft.card_ts
-
     def home(self, team_id: str, slack_user_id: str) -> tuple[list[DraftSnapshot], ...]:
         """(drafts waiting for this person's approval, this person's own pending drafts)."""
         actor = self.actor(team_id, slack_user_id)

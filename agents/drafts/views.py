@@ -42,6 +42,7 @@ def snapshot_of(uow: UnitOfWork, draft: Draft, policy: ApprovalPolicy) -> DraftS
         attempts=draft.attempts,
         channel_id=draft.channel_id,
         thread_ts=draft.thread_ts,
+        card_ts=draft.card_ts,
         notices=_notices(uow, draft),
     )
 
