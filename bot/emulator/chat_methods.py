@@ -41,20 +41,25 @@ def _bot_message(ws: Workspace, ctx: CallContext, channel: str) -> PostedMessage
     return message
 
 
-def post_message(ws: Workspace, ctx: CallContext) -> dict[str, Any]:
-    """chat.postMessage: a bot message, top level or in a thread."""
-    channel = ws.ensure_channel(ctx.required("channel")).id
+def _new_bot_message(ws: Workspace, ctx: CallContext, **extra: Any) -> PostedMessage:
+    """A message from the bot as chat.postMessage / postEphemeral describe it."""
     text, blocks = _content(ctx)
-    message = PostedMessage(
-        channel=channel,
+    return PostedMessage(
+        channel=ws.ensure_channel(ctx.required("channel")).id,
         ts=ws.next_ts(),
         text=text,
         user=BOT_USER_ID,
         bot_id=BOT_ID,
         blocks=blocks,
         thread_ts=ctx.optional("thread_ts"),
-        metadata=ctx.structured("metadata"),
+        **extra,
     )
+
+
+def post_message(ws: Workspace, ctx: CallContext) -> dict[str, Any]:
+    """chat.postMessage: a bot message, top level or in a thread."""
+    message = _new_bot_message(ws, ctx, metadata=ctx.structured("metadata"))
+    channel = message.channel
     ws.add_message(message)
     return {"channel": channel, "ts": message.ts, "message": message.to_api(ws.team_id)}
 
@@ -81,18 +86,7 @@ def delete(ws: Workspace, ctx: CallContext) -> dict[str, Any]:
 
 def post_ephemeral(ws: Workspace, ctx: CallContext) -> dict[str, Any]:
     """chat.postEphemeral: a message only `user` sees; kept apart from the channel history."""
-    channel = ws.ensure_channel(ctx.required("channel")).id
-    text, blocks = _content(ctx)
-    message = PostedMessage(
-        channel=channel,
-        ts=ws.next_ts(),
-        text=text,
-        user=BOT_USER_ID,
-        bot_id=BOT_ID,
-        blocks=blocks,
-        thread_ts=ctx.optional("thread_ts"),
-        ephemeral_to=ctx.required("user"),
-    )
+    message = _new_bot_message(ws, ctx, ephemeral_to=ctx.required("user"))
     ws.ephemerals.append(message)
     return {"message_ts": message.ts}
 

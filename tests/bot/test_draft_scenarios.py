@@ -50,9 +50,7 @@ def _click(stack, user, card, action_id):
 
 
 def _ephemeral_to(stack, user):
-    return [m.text for m in stack.slack.ephemeral_messages(SALES) if m.user == user] or [
-        m.text for m in stack.slack.ephemeral_messages(SALES)
-    ]
+    return [m.text for m in stack.slack.ephemeral_messages(SALES) if m.ephemeral_to == user]
 
 
 def _draft(stack) -> Draft:
