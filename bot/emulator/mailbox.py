@@ -19,9 +19,6 @@ from typing import Any, Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-# aiosmtpd logs every connection at INFO under "mail.log"; a local sink has nothing to say.
-logging.getLogger("mail.log").setLevel(logging.WARNING)
-
 REFUSED_RECIPIENT_REPLY = "550 5.1.1 mailbox unavailable"
 
 
@@ -95,6 +92,8 @@ class Mailbox:
         """Bind and serve on a background thread. Returns self for chaining."""
         if self._controller is not None:
             return self
+        # aiosmtpd logs every connection at INFO under "mail.log"; a local sink has nothing to say.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         port = self._requested_port or _free_port(self._host)
         controller = Controller(
             _SinkHandler(self),
