@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
 )
 
 from agents.assistant import Answer
+from agents.metering.money import usd
 from bot.actions import ActionId, FeedbackValue
 
 SECTION_LIMIT = 3000
@@ -46,11 +47,6 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
         pieces.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     return [*pieces, rest] if rest else pieces
-
-
-def usd(micro_usd: int) -> str:
-    """Micro-USD shown as dollars with enough precision to see small calls."""
-    return f"${micro_usd / 1_000_000:.4f}"
 
 
 def cost_line(answer: Answer) -> str:

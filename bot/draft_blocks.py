@@ -26,8 +26,9 @@ from slack_sdk.models.blocks import (
 )
 
 from agents.drafts.snapshot import DraftSnapshot, Person
+from agents.metering.money import usd
 from bot.actions import ActionId, DraftRef
-from bot.blocks import MAX_BLOCKS, sanitize, usd
+from bot.blocks import MAX_BLOCKS, sanitize
 from storage.models.enums import DraftKind, DraftStatus
 
 PREVIEW_LIMIT = 2500  # body characters shown on the card (escaped), well under SECTION_LIMIT

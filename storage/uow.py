@@ -9,11 +9,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.repositories import (
     AuditRepository,
+    BudgetRepository,
+    ClaimRepository,
     ConversationRepository,
     CrmRepository,
     DraftRepository,
     LedgerRepository,
     OrgRepository,
+    UsageRepository,
 )
 
 
@@ -31,6 +34,9 @@ class UnitOfWork:
         self.drafts = DraftRepository(self.session)
         self.ledger = LedgerRepository(self.session)
         self.audit = AuditRepository(self.session)
+        self.usage = UsageRepository(self.session)
+        self.budgets = BudgetRepository(self.session)
+        self.claims = ClaimRepository(self.session)
         return self
 
     def __exit__(

@@ -5,18 +5,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from anthropic.types import Message
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.errors import ModelUnavailableError
 from agents.llm.port import LLM, LLMRequest
-from agents.metering.prices import PriceCatalog, Usage
+from agents.metering.budgets import BudgetGuard, Hold
+from agents.metering.estimate import estimate_micro_usd
+from agents.metering.prices import Price, PriceCatalog, Usage
+from agents.metering.response_cache import CachedResponse, ResponseCache
+from agents.metering.rules import CallScope
 from agents.tools.base import RunState
 from storage.models import CallStatus, LLMCall
 from storage.types import utcnow
 from storage.uow import UnitOfWork
+
+ZONE_CACHE_SECONDS = 300.0
 
 
 @dataclass(kw_only=True)
@@ -41,6 +48,7 @@ class CallCost:
     model: str
     usage: Usage
     cost_micro_usd: int
+    cached: bool = False
 
 
 def usage_of(message: Message) -> Usage:
@@ -60,18 +68,23 @@ def usage_of(message: Message) -> Usage:
 
 
 class Meter:
-    """Makes metered views of an LLM for one run."""
+    """Makes metered views of an LLM for one run; shared by every run of the process."""
 
     def __init__(
         self,
         *,
         factory: sessionmaker[Session],
         catalog: PriceCatalog,
+        budgets: BudgetGuard | None = None,
+        cache: ResponseCache | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.factory = factory
         self.catalog = catalog
+        self.budgets = budgets
+        self.cache = cache
         self.clock = clock
+        self._zones: dict[int, tuple[ZoneInfo, float]] = {}
 
     def bind(
         self, llm: LLM, attribution: Attribution, *, state: RunState | None = None
@@ -80,10 +93,19 @@ class Meter:
         (in `state`) is attributed from the next call on."""
         return MeteredLLM(llm, meter=self, attribution=attribution, state=state or RunState())
 
+    def local_day(self, org_id: int, at: datetime, uow: UnitOfWork) -> date:
+        """The org-local date of `at`: roll-ups and budgets follow the org's timezone."""
+        cached = self._zones.get(org_id)
+        if cached is None or time.monotonic() - cached[1] > ZONE_CACHE_SECONDS:
+            org = uow.orgs.get(org_id)
+            cached = (_zone(org.timezone if org else "UTC"), time.monotonic())
+            self._zones[org_id] = cached
+        return at.astimezone(cached[0]).date()
+
 
 @dataclass
 class MeteredLLM:
-    """The LLM port with a ledger row per call (failures included)."""
+    """The LLM port with budgets checked before each call and a ledger row after it."""
 
     inner: LLM
     meter: Meter
@@ -97,20 +119,43 @@ class MeteredLLM:
         return self.inner.offline
 
     def create(self, request: LLMRequest) -> Message:
-        """Refuse an unpriced model, call, then record tokens, cost and latency."""
+        """Refuse an unpriced model; answer from cache, or reserve, call, record, settle."""
         if self.inner.offline:
             return self.inner.create(request)  # rules and templates: not a model call, $0
         started_at = self.meter.clock()
         price = self.meter.catalog.price(request.model, started_at)
+        cache_key = (
+            self.meter.cache.key(self.attribution.org_id, request) if self.meter.cache else None
+        )
+        if cache_key and self.meter.cache and (hit := self.meter.cache.get(cache_key)):
+            return self._from_cache(request, started_at, hit)
+        hold = self._reserve(request, price)
         began = time.perf_counter()
         try:
             message = self.inner.create(request)
         except ModelUnavailableError as exc:
+            hold.release()
             self._record(request, started_at, began, Usage(), 0, error=exc.reason)
+            raise
+        except BaseException:
+            hold.release()
             raise
         usage = usage_of(message)
         cost = price.cost_micro_usd(usage)
-        self._record(request, started_at, began, usage, cost, request_id=message.id)
+        try:
+            self._record(
+                request,
+                started_at,
+                began,
+                usage,
+                cost,
+                saved=price.prompt_cache_saving(usage),
+                request_id=message.id,
+            )
+        finally:
+            hold.settle(cost)  # after the ledger row: a fallback count is high, never low
+        if cache_key and self.meter.cache:
+            self.meter.cache.put(cache_key, message, usage, cost)
         self.costs.append(
             CallCost(model=message.model or request.model, usage=usage, cost_micro_usd=cost)
         )
@@ -126,6 +171,44 @@ class MeteredLLM:
         """Tokens of the calls this view made."""
         return sum(c.usage.total for c in self.costs)
 
+    def scope(self) -> CallScope:
+        """What budgets count this call against (the customer as known right now)."""
+        a = self.attribution
+        return CallScope(
+            org_id=a.org_id,
+            user_id=a.user_id,
+            customer_id=self.state.customer_id or a.customer_id,
+            request_type=a.request_type,
+        )
+
+    def _reserve(self, request: LLMRequest, price: Price) -> Hold:
+        if self.meter.budgets is None:
+            return Hold(guard=None, estimate=0)
+        return self.meter.budgets.reserve(self.scope(), estimate_micro_usd(request, price))
+
+    def _from_cache(
+        self, request: LLMRequest, started_at: datetime, hit: CachedResponse
+    ) -> Message:
+        self._record(
+            request,
+            started_at,
+            time.perf_counter(),
+            hit.usage,
+            0,
+            saved=hit.cost_micro_usd,
+            request_id=hit.message.id,
+            status=CallStatus.CACHED,
+        )
+        self.costs.append(
+            CallCost(
+                model=hit.message.model or request.model,
+                usage=Usage(),
+                cost_micro_usd=0,
+                cached=True,
+            )
+        )
+        return hit.message
+
     def _record(
         self,
         request: LLMRequest,
@@ -134,8 +217,10 @@ class MeteredLLM:
         usage: Usage,
         cost: int,
         *,
+        saved: int = 0,
         error: str | None = None,
         request_id: str | None = None,
+        status: CallStatus | None = None,
     ) -> None:
         a = self.attribution
         row = LLMCall(
@@ -157,12 +242,21 @@ class MeteredLLM:
             cache_write_1h_tokens=usage.cache_write_1h_tokens,
             cache_read_tokens=usage.cache_read_tokens,
             cost_micro_usd=cost,
+            saved_micro_usd=saved,
             latency_ms=int((time.perf_counter() - began) * 1000),
-            status=CallStatus.ERROR if error else CallStatus.OK,
+            status=status or (CallStatus.ERROR if error else CallStatus.OK),
             error=error,
             request_id=request_id,
         )
-        # Its own transaction: the ledger must keep the row even if the run fails later.
+        # Its own transaction: the ledger must keep the row even if the run fails later;
+        # the day's roll-up moves in the same transaction, so the two never disagree.
         with UnitOfWork(self.meter.factory) as uow:
-            uow.ledger.add(row)
+            uow.usage.record(row, day=self.meter.local_day(a.org_id, started_at, uow))
             uow.commit()
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")

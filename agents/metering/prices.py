@@ -70,19 +70,40 @@ class Price:
     long_prompt_above: int | None = None
     long_prompt_rates: Rates | None = None
 
+    def rates_for(self, prompt_tokens: int) -> Rates:
+        """The rates of a call whose prompt (input + cache reads + cache writes) has this size."""
+        if (
+            self.long_prompt_rates
+            and self.long_prompt_above
+            and prompt_tokens > self.long_prompt_above
+        ):
+            return self.long_prompt_rates
+        return self.rates
+
     def cost_micro_usd(self, usage: Usage, *, batch: bool = False) -> int:
         """Exact cost, rounded once (half up) to whole micro-USD."""
-        rates = self.rates
-        prompt = (
-            usage.input_tokens
-            + usage.cache_read_tokens
-            + usage.cache_write_5m_tokens
-            + usage.cache_write_1h_tokens
-        )
-        if self.long_prompt_rates and self.long_prompt_above and prompt > self.long_prompt_above:
-            rates = self.long_prompt_rates
-        exact = rates.exact_cost(usage, batch=batch)
+        exact = self.rates_for(_prompt(usage)).exact_cost(usage, batch=batch)
         return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    def prompt_cache_saving(self, usage: Usage) -> int:
+        """What prompt caching saved on this call: cache reads at the input rate minus their
+        rate, less the premium paid for cache writes (negative on a write-only call)."""
+        rates = self.rates_for(_prompt(usage))
+        exact = (
+            usage.cache_read_tokens * (rates.input - rates.cache_read)
+            - usage.cache_write_5m_tokens * (rates.cache_write_5m - rates.input)
+            - usage.cache_write_1h_tokens * (rates.cache_write_1h - rates.input)
+        )
+        return int(Decimal(exact).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _prompt(usage: Usage) -> int:
+    return (
+        usage.input_tokens
+        + usage.cache_read_tokens
+        + usage.cache_write_5m_tokens
+        + usage.cache_write_1h_tokens
+    )
 
 
 class PriceCatalog:
@@ -94,12 +115,14 @@ class PriceCatalog:
         }
 
     @classmethod
-    def load(cls, path: Path | None = None) -> PriceCatalog:
-        """The packaged catalog, or an admin's override file in the same format."""
-        source = (
-            path.read_text() if path else (files("agents") / "data" / "prices.json").read_text()
-        )
-        return cls.from_document(json.loads(source))
+    def load(cls, overrides: Path | None = None) -> PriceCatalog:
+        """The packaged catalog, plus an admin's overrides file in the same format: its
+        entries are added (a new model, or a new dated price), and an entry with the same
+        model and date replaces the packaged one."""
+        document = json.loads((files("agents") / "data" / "prices.json").read_text())
+        if overrides is not None:
+            document = _merge(document, json.loads(overrides.read_text()))
+        return cls.from_document(document)
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> PriceCatalog:
@@ -147,6 +170,15 @@ _RATE_FIELDS = (
     "batch_input",
     "batch_output",
 )
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    models = {model: list(entries) for model, entries in base["models"].items()}
+    for model, entries in overrides.get("models", {}).items():
+        dates = {entry["effective_from"] for entry in entries}
+        kept = [e for e in models.get(model, []) if e["effective_from"] not in dates]
+        models[model] = kept + list(entries)
+    return {"models": models}
 
 
 def _rates(entry: dict[str, Any]) -> Rates:

@@ -16,6 +16,9 @@ from storage.models.crm import (
 )
 from storage.models.drafts import Draft, DraftExecution, DraftVersion
 from storage.models.enums import (
+    BudgetMetric,
+    BudgetPeriod,
+    BudgetScope,
     CallStatus,
     CustomerStatus,
     DealStage,
@@ -26,11 +29,28 @@ from storage.models.enums import (
     Role,
     TaskStatus,
 )
+from storage.models.usage import (
+    NOBODY,
+    ROLLUP_KEY,
+    ROLLUP_MEASURES,
+    Budget,
+    BudgetReservation,
+    OnceClaim,
+    UsageDaily,
+)
 
 __all__ = [
+    "NOBODY",
+    "ROLLUP_KEY",
+    "ROLLUP_MEASURES",
     "Activity",
     "AuditEvent",
     "Base",
+    "Budget",
+    "BudgetMetric",
+    "BudgetPeriod",
+    "BudgetReservation",
+    "BudgetScope",
     "CallStatus",
     "Contact",
     "Conversation",
@@ -48,11 +68,13 @@ __all__ = [
     "LLMCall",
     "Message",
     "MessageRole",
+    "OnceClaim",
     "Order",
     "Org",
     "Product",
     "Role",
     "Task",
     "TaskStatus",
+    "UsageDaily",
     "User",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, Timestamped, json_list
@@ -91,6 +91,9 @@ class LLMCall(Base):
     cache_write_1h_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_micro_usd: Mapped[int] = mapped_column(BIG_ID, default=0)
+    # Response cache hit: the original call's cost. Prompt caching: what cache reads saved
+    # net of the cache-write premium (can be negative on a write-only call).
+    saved_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[CallStatus] = mapped_column(str_enum(CallStatus))
     error: Mapped[str | None] = mapped_column(Text)

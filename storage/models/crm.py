@@ -28,6 +28,9 @@ class Org(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    plan: Mapped[str] = mapped_column(
+        String(20), default="team"
+    )  # tier limits: agents/data/plans.json
 
 
 class User(Timestamped, Base):

@@ -72,3 +72,27 @@ class DraftKind(StrEnum):
     TASK = "task"  # a CRM task
     ORDER = "order"  # an order with status draft
     CUSTOMER_NOTES = "customer_notes"  # replaces the customer's account notes
+
+
+class BudgetScope(StrEnum):
+    """What a budget counts: the whole org, one person, one customer or one kind of request."""
+
+    ORG = "org"
+    USER = "user"
+    CUSTOMER = "customer"
+    REQUEST_TYPE = "request_type"
+
+
+class BudgetPeriod(StrEnum):
+    """The window a budget resets on, in the org's timezone (weeks start on Monday)."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+class BudgetMetric(StrEnum):
+    """Spend in micro-USD, or the number of model calls."""
+
+    COST = "cost"
+    REQUESTS = "requests"

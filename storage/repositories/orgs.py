@@ -20,6 +20,10 @@ class OrgRepository:
         """Every org, oldest first."""
         return list(self.session.scalars(select(Org).order_by(Org.id)))
 
+    def get(self, org_id: int) -> Org | None:
+        """One org by id."""
+        return self.session.get(Org, org_id)
+
     def users(self, org_id: int) -> list[User]:
         """Every person of the org, by name."""
         return list(

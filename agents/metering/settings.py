@@ -1,0 +1,86 @@
+"""Settings for spending: default budgets, rate limits, caching and price overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class CostSettings(BaseSettings):
+    """What an org may spend by default (admins override per org with `/ai-cost budget set`)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    prices_file: Path | None = Field(
+        default=None,
+        validation_alias=_env("COUNTERSIGN_PRICES_FILE"),
+        description="JSON price overrides in the shape of agents/data/prices.json; "
+        "its entries are added to the packaged catalog (same model and date: yours wins).",
+    )
+    org_daily_budget_usd: float = Field(
+        default=100.0,
+        ge=-1,
+        validation_alias=_env("COUNTERSIGN_ORG_DAILY_BUDGET_USD"),
+        description="Default org budget per day (-1 = unlimited).",
+    )
+    user_daily_budget_usd: float = Field(
+        default=20.0,
+        ge=-1,
+        validation_alias=_env("COUNTERSIGN_USER_DAILY_BUDGET_USD"),
+        description="Default budget per person per day (-1 = unlimited).",
+    )
+    monthly_quota_usd: float | None = Field(
+        default=None,
+        ge=-1,
+        validation_alias=_env("COUNTERSIGN_MONTHLY_QUOTA_USD"),
+        description="The org's monthly quota; unset: the cost-per-month limit of its plan.",
+    )
+    soft_limit_pct: int = Field(
+        default=80,
+        ge=1,
+        le=100,
+        validation_alias=_env("COUNTERSIGN_BUDGET_SOFT_PCT"),
+        description="Default alert threshold, in percent of each budget.",
+    )
+    budget_fallback: bool = Field(
+        default=True,
+        validation_alias=_env("COUNTERSIGN_BUDGET_FALLBACK"),
+        description="When Redis is down, count budgets in the database instead "
+        "(false: refuse to spend until Redis is back).",
+    )
+    chat_per_minute: int = Field(
+        default=20,
+        ge=1,
+        validation_alias=_env("COUNTERSIGN_RATE_CHAT_PER_MINUTE"),
+        description="Questions per person per minute.",
+    )
+    agent_runs_per_hour: int = Field(
+        default=5,
+        ge=1,
+        validation_alias=_env("COUNTERSIGN_RATE_AGENT_RUNS_PER_HOUR"),
+        description="Background agent runs per person per hour.",
+    )
+    context_builds_per_minute: int = Field(
+        default=10,
+        ge=1,
+        validation_alias=_env("COUNTERSIGN_RATE_CONTEXT_BUILDS_PER_MINUTE"),
+        description="Full customer-context builds per person per minute.",
+    )
+    response_cache_seconds: int = Field(
+        default=600,
+        ge=0,
+        validation_alias=_env("COUNTERSIGN_RESPONSE_CACHE_SECONDS"),
+        description="How long an identical model request is answered from cache (0 = off).",
+    )
+    prompt_cache: Literal["5m", "1h", "off"] = Field(
+        default="5m",
+        validation_alias=_env("COUNTERSIGN_PROMPT_CACHE"),
+        description="Anthropic prompt caching of system prompt and tools, and its lifetime.",
+    )
