@@ -17,6 +17,8 @@ from agents.llm.offline import OFFLINE_MODEL, OfflineLLM
 from agents.llm.port import LLM
 from agents.loop import LoopLimits, RunResult, Stop, run_specialist
 from agents.metering import Attribution, Meter
+from agents.metering.budgets import BudgetExceeded, SpendingUnavailable
+from agents.metering.ratelimits import Activity, RateLimits
 from agents.settings import AgentSettings
 from agents.specialists import DEFAULT_SPECIALIST, SPECIALISTS
 from agents.specs import AgentSpec
@@ -77,6 +79,7 @@ class Answer:
     duplicate: bool = False
     org_id: int = 0
     draft_ids: tuple[int, ...] = ()  # drafts proposed by this run, each posted as a card
+    blocked: bool = False  # a rate limit or budget refused it: `text` says why, to the asker only
 
 
 class Assistant:
@@ -91,9 +94,11 @@ class Assistant:
         settings: AgentSettings,
         specialists: dict[str, AgentSpec] | None = None,
         drafts: DraftService | None = None,
+        rate_limits: RateLimits | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.factory = factory
+        self.rate_limits = rate_limits
         self.llm = llm
         self.offline_llm = OfflineLLM()
         self.meter = meter
@@ -110,6 +115,9 @@ class Assistant:
     def answer(self, question: Question, *, profile: Callable[[], Profile | None]) -> Answer:
         """Answer once per delivery; a redelivery of the same question returns duplicate=True."""
         question = self._bounded(question)
+        who = f"{question.team_id}:{question.slack_user_id}"
+        if limited := self._limited(Activity.CHAT, who):
+            return self._blocked(limited)
         turn = begin_turn(
             self.factory, question, profile=profile, history_turns=self.settings.history_turns
         )
@@ -117,6 +125,8 @@ class Assistant:
             return Answer(text="", agent="", offline=self.llm.offline, model="", duplicate=True)
         try:
             answer = self._run(question, turn, self.llm)
+        except (BudgetExceeded, SpendingUnavailable) as exc:
+            answer = self._blocked(str(exc))
         except ModelUnavailableError as exc:
             log.warning("model unavailable, answering offline: %s", exc.reason)
             answer = replace(
@@ -126,6 +136,18 @@ class Assistant:
             )
         finish_turn(self.factory, turn, answer.text, agent=answer.agent, offline=answer.offline)
         return replace(answer, conversation_id=turn.conversation_id, org_id=turn.org_id)
+
+    def _limited(self, activity: Activity, who: str) -> str | None:
+        """The refusal when `who` is over a rate limit, else None."""
+        if self.rate_limits is None:
+            return None
+        limited = self.rate_limits.check(activity, who)
+        return limited.message() if limited else None
+
+    def _blocked(self, message: str) -> Answer:
+        return Answer(
+            text=message, agent="limits", offline=self.llm.offline, model="", blocked=True
+        )
 
     def regenerate(self, request: Regeneration) -> Outcome:
         """Rewrite a pending draft with the rep's hint; the result is its next version."""
@@ -139,6 +161,8 @@ class Assistant:
             return check
         try:
             return self._regenerate(request, actor, check.draft, self.llm)
+        except (BudgetExceeded, SpendingUnavailable) as exc:
+            return Outcome(Result.DENIED, str(exc))
         except ModelUnavailableError as exc:
             log.warning("model unavailable, regenerating offline: %s", exc.reason)
             outcome = self._regenerate(request, actor, check.draft, self.offline_llm)
@@ -221,6 +245,9 @@ class Assistant:
             conversation_id=turn.conversation_id,
             channel_id=question.channel_id,
             thread_ts=question.thread_ts or None,
+            throttle=lambda activity: self._limited(
+                Activity(activity), f"{question.team_id}:{question.slack_user_id}"
+            ),
         )
         metered = self.meter.bind(llm, attribution, state=ctx.state)
         route = self._route(question, turn, metered)

@@ -79,6 +79,14 @@ def answer_question(services: Services, payload: dict[str, Any]) -> None:
     if answer.duplicate:
         log.info("delivery %s already answered", question.delivery_id)
         return
+    if answer.blocked:  # a rate limit or budget: only the asker needs to know
+        services.slack.chat_postEphemeral(
+            channel=payload["channel"],
+            user=payload["user"],
+            thread_ts=payload["reply_thread_ts"],
+            text=f":no_entry: {answer.text}",
+        )
+        return
     _post_answer(services, payload, answer)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from agents.drafts.email import SmtpSettings
+from agents.metering.settings import CostSettings
 from agents.settings import AgentSettings
 from bot.emulator import (
     BOT_USER_ID,
@@ -30,7 +31,7 @@ from bot.emulator.mailbox import Mailbox
 from bot.emulator.workspace import PostedMessage
 from bot.serve import make_http_server
 from bot.services import Services, build_services
-from bot.settings import RuntimeSettings, Settings, SlackSettings
+from bot.settings import DigestSettings, RuntimeSettings, Settings, SlackSettings
 from storage import migrate
 from storage.db import make_engine, session_factory
 from storage.demo import seed_demo
@@ -40,6 +41,7 @@ from storage.uow import UnitOfWork
 
 TEAM = "T_DEMO"
 SALES = "C_SALES"
+ADMIN_CHANNEL = "C_SALES_OPS"  # where the cost digest and budget alerts go
 PEOPLE = (
     ("U_REP1", "Maya Chen", "maya@demo.countersign.dev"),
     ("U_REP2", "Leo Okafor", "leo@demo.countersign.dev"),
@@ -137,6 +139,8 @@ def sandbox(
     database_url: str | None = None,
     redis_url: str | None = None,
     runtime: RuntimeSettings | None = None,
+    cost: CostSettings | None = None,
+    digest: DigestSettings | None = None,
 ) -> Iterator[Sandbox]:
     """Start the emulator and the served app; stop both on exit. SQLite lives in `folder`;
     a PostgreSQL `database_url` must already be migrated."""
@@ -148,6 +152,7 @@ def sandbox(
         for user_id, name, email in PEOPLE:
             slack.add_user(user_id, name, email)
         slack.add_channel(SALES, "sales")
+        slack.add_channel(ADMIN_CHANNEL, "sales-ops")
         settings = Settings(
             slack=SlackSettings(
                 bot_token=SecretStr(token), signing_secret=SecretStr(secret), api_url=slack.api_url
@@ -158,6 +163,8 @@ def sandbox(
             ),
             runtime=runtime or RuntimeSettings(log_level="WARNING"),
             smtp=SmtpSettings(host=mailbox.host, port=mailbox.port, security="none"),
+            cost=cost or CostSettings(),
+            digest=digest or DigestSettings(admin_channel=ADMIN_CHANNEL),
         )
         org_id = _prepare_database(settings)
         services = build_services(settings)

@@ -15,10 +15,15 @@ from agents.llm.anthropic_llm import AnthropicLLM
 from agents.llm.offline import OfflineLLM
 from agents.llm.port import LLM
 from agents.metering import Meter, PriceCatalog
+from agents.metering.budgets import BudgetGuard
+from agents.metering.ratelimits import RateLimits
+from agents.metering.response_cache import ResponseCache
+from agents.metering.settings import CostSettings
 from bot.runner import InProcessRunner
 from bot.settings import Settings
 from storage.cache import ClaimStore, store_from_url
 from storage.db import engine_from_settings, session_factory
+from storage.limits import counters_from_url, rate_limiter_from_url
 
 
 @dataclass
@@ -33,6 +38,9 @@ class Services:
     assistant: Assistant
     drafts: DraftService
     slack: WebClient
+    meter: Meter
+    budgets: BudgetGuard
+    rate_limits: RateLimits
 
     def close(self) -> None:
         """Finish queued jobs, then release connections."""
@@ -43,7 +51,7 @@ class Services:
 def make_llm(settings: Settings) -> LLM:
     """Claude when an API key is configured, else the offline adapter."""
     if settings.agents.uses_model:
-        return AnthropicLLM.from_settings(settings.agents)
+        return AnthropicLLM.from_settings(settings.agents, prompt_cache=settings.cost.prompt_cache)
     return OfflineLLM()
 
 
@@ -51,7 +59,18 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
     """Wire the process from settings; `llm` lets tests substitute a scripted model."""
     engine = engine_from_settings(settings.storage)
     factory = session_factory(engine)
-    meter = Meter(factory=factory, catalog=PriceCatalog.load())
+    redis_url = settings.storage.redis_url
+    store = store_from_url(redis_url)
+    budgets = BudgetGuard(
+        factory=factory, counters=counters_from_url(redis_url), settings=settings.cost
+    )
+    meter = Meter(
+        factory=factory,
+        catalog=PriceCatalog.load(settings.cost.prices_file),
+        budgets=budgets,
+        cache=response_cache(store, settings.cost),
+    )
+    rate_limits = RateLimits(rate_limiter_from_url(redis_url), settings.cost)
     drafts = DraftService(
         factory=factory,
         policy=settings.drafts.policy(),
@@ -64,17 +83,28 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
         meter=meter,
         settings=settings.agents,
         drafts=drafts,
+        rate_limits=rate_limits,
     )
     token = settings.slack.bot_token
     return Services(
         settings=settings,
         engine=engine,
         factory=factory,
-        store=store_from_url(settings.storage.redis_url),
+        store=store,
         runner=InProcessRunner(workers=settings.runtime.workers),
         assistant=assistant,
         drafts=drafts,
         slack=WebClient(
             token=token.get_secret_value() if token else None, base_url=settings.slack.api_base()
         ),
+        meter=meter,
+        budgets=budgets,
+        rate_limits=rate_limits,
     )
+
+
+def response_cache(store: ClaimStore, settings: CostSettings) -> ResponseCache | None:
+    """The response cache, unless switched off (TTL 0)."""
+    if settings.response_cache_seconds <= 0:
+        return None
+    return ResponseCache(store, ttl_seconds=settings.response_cache_seconds)

@@ -7,6 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agents.drafts.email import SmtpSettings
 from agents.drafts.settings import DraftSettings
+from agents.metering.settings import CostSettings
 from agents.settings import AgentSettings
 from storage.settings import StorageSettings
 
@@ -90,6 +91,25 @@ class RuntimeSettings(BaseSettings):
     )
 
 
+class DigestSettings(BaseSettings):
+    """Where cost news goes: the daily digest and budget alerts."""
+
+    model_config = _ENV
+
+    admin_channel: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("COUNTERSIGN_ADMIN_CHANNEL"),
+        description="Channel id for the daily cost digest and budget alerts (unset: neither "
+        "is posted; /ai-cost still works).",
+    )
+    digest_time: str = Field(
+        default="08:30",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        validation_alias=AliasChoices("COUNTERSIGN_DIGEST_TIME"),
+        description="Local time (HH:MM, in each org's timezone) to post yesterday's digest.",
+    )
+
+
 class Settings(BaseModel):
     """Every section, each reading its own environment variables."""
 
@@ -99,6 +119,8 @@ class Settings(BaseModel):
     runtime: RuntimeSettings
     drafts: DraftSettings = Field(default_factory=DraftSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    cost: CostSettings = Field(default_factory=CostSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @classmethod
     def load(cls) -> Settings:
@@ -111,6 +133,8 @@ class Settings(BaseModel):
                 runtime=RuntimeSettings(),
                 drafts=DraftSettings(),
                 smtp=SmtpSettings(),
+                cost=CostSettings(),
+                digest=DigestSettings(),
             )
         except ValidationError as exc:
             raise SettingsError(_describe(exc)) from None

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from agents.metering.settings import CostSettings
 from agents.settings import AgentSettings
 from bot.sandbox import SALES, TEAM, Sandbox, sandbox
 from bot.settings import RuntimeSettings
@@ -39,12 +40,14 @@ def running_stack(
     agents: AgentSettings | None = None,
     database_url: str | None = None,
     redis_url: str | None = None,
+    cost: CostSettings | None = None,
 ) -> Iterator[Sandbox]:
     with sandbox(
         tmp_path,
         agents=agents or offline_agents(),
         database_url=database_url,
         redis_url=redis_url,
+        cost=cost,
         runtime=RuntimeSettings(log_level="WARNING", workers=4),
     ) as running:
         yield running

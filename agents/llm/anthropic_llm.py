@@ -26,11 +26,12 @@ class AnthropicLLM:
 
     offline = False
 
-    def __init__(self, client: anthropic.Anthropic) -> None:
+    def __init__(self, client: anthropic.Anthropic, *, prompt_cache: str = "5m") -> None:
         self._client = client
+        self._prompt_cache = prompt_cache
 
     @classmethod
-    def from_settings(cls, settings: AgentSettings) -> AnthropicLLM:
+    def from_settings(cls, settings: AgentSettings, *, prompt_cache: str = "5m") -> AnthropicLLM:
         """A client with retries and timeout from settings; honours ANTHROPIC_BASE_URL."""
         assert settings.anthropic_api_key is not None
         client = anthropic.Anthropic(
@@ -39,12 +40,12 @@ class AnthropicLLM:
             max_retries=settings.max_retries,
             timeout=settings.timeout_seconds,
         )
-        return cls(client)
+        return cls(client, prompt_cache=prompt_cache)
 
     def create(self, request: LLMRequest) -> Message:
         """One Messages API call; provider failures become ModelUnavailableError."""
         try:
-            return self._client.messages.create(**_params(request))  # type: ignore[no-any-return,call-overload]
+            return self._client.messages.create(**_params(request, self._prompt_cache))  # type: ignore[no-any-return,call-overload]
         except anthropic.APIError as exc:
             for error_class, reason in _UNAVAILABLE:
                 if isinstance(exc, error_class):
@@ -52,15 +53,32 @@ class AnthropicLLM:
             raise
 
 
-def _params(request: LLMRequest) -> dict[str, object]:
+def _params(request: LLMRequest, prompt_cache: str = "off") -> dict[str, object]:
+    """The Messages API call. With prompt caching on, the system prompt and the tool list (the
+    stable prefix of every turn of a run) carry cache_control breakpoints."""
+    marker = _cache_marker(prompt_cache)
+    system: object = request.system
+    tools = request.tools
+    if marker is not None:
+        system = [{"type": "text", "text": request.system, "cache_control": marker}]
+        if tools:
+            tools = [*tools[:-1], {**tools[-1], "cache_control": marker}]
     params: dict[str, object] = {
         "model": request.model,
-        "system": request.system,
+        "system": system,
         "messages": request.messages,
         "max_tokens": request.max_tokens,
     }
-    if request.tools:
-        params["tools"] = request.tools
+    if tools:
+        params["tools"] = tools
     if request.tool_choice is not None:
         params["tool_choice"] = request.tool_choice
     return params
+
+
+def _cache_marker(prompt_cache: str) -> dict[str, str] | None:
+    if prompt_cache == "off":
+        return None
+    if prompt_cache == "1h":
+        return {"type": "ephemeral", "ttl": "1h"}
+    return {"type": "ephemeral"}

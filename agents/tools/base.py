@@ -55,6 +55,8 @@ class ToolContext:
     conversation_id: int | None = None
     channel_id: str | None = None
     thread_ts: str | None = None
+    # Rate limits for heavy tools: activity name → the refusal to give, or None to go ahead.
+    throttle: Callable[[str], str | None] | None = None
 
 
 class ToolInputError(Exception):

@@ -35,6 +35,8 @@ def get_customer_context(ctx: ToolContext, args: CustomerContextArgs) -> dict[st
     """What to know before writing to or about a customer: profile and account notes, contacts
     with their email addresses (the only valid email recipients), activity of the last 30 days,
     open deals, pending tasks, recent orders and overdue invoices, plus _meta hints."""
+    if ctx.throttle is not None and (refusal := ctx.throttle("context_build")):
+        raise ToolInputError(f"{refusal} Work from what you have already read.")
     with UnitOfWork(ctx.factory) as uow:
         customer = uow.crm.customer(ctx.org_id, args.customer_id)
         if customer is None:

@@ -1,0 +1,1 @@
+"""Cost reports: periods in the org's timezone, totals, breakdowns, digests."""
