@@ -167,7 +167,9 @@ def _backfill_rollups() -> None:
     time zones, so UTC days there)."""
     postgres = op.get_bind().dialect.name == "postgresql"
     day = (
-        "CAST((c.created_at AT TIME ZONE o.timezone) AS DATE)" if postgres else "DATE(c.created_at)"
+        "CAST((c.created_at AT TIME ZONE o.timezone) AS DATE)"
+        if postgres
+        else "SUBSTR(c.created_at, 1, 10)"  # SQLite keeps naive UTC text: its first 10 chars
     )
     live = "CASE WHEN c.status = 'cached' THEN 0 ELSE 1 END"
     op.execute(
