@@ -180,6 +180,7 @@ class Assistant:
             row = uow.drafts.get(actor.org_id, draft.id)
             customer_id = row.customer_id if row else None
             conversation_id = row.conversation_id if row else None
+            requester_id = row.requested_by_id if row else None
         spec = self.specialists["drafting"]
         ctx = ToolContext(
             factory=self.factory,
@@ -193,7 +194,8 @@ class Assistant:
         self._describe_run(ctx, spec, llm)
         attribution = Attribution(
             org_id=actor.org_id,
-            user_id=actor.user.id,
+            user_id=actor.user.id,  # who clicked pays; whose draft it is stays on record
+            on_behalf_of_user_id=requester_id if requester_id != actor.user.id else None,
             customer_id=customer_id,
             conversation_id=conversation_id,
             route=spec.name,
