@@ -10,6 +10,9 @@ from slack_sdk.errors import SlackApiError
 
 from agents.assistant import Answer, Profile, Question
 from bot.blocks import answer_blocks, answer_fallback_text
+from bot.budget_alerts import register_alert_jobs
+from bot.cost_jobs import register_cost_jobs
+from bot.digest import register_digest_jobs
 from bot.draft_jobs import post_cards, register_draft_jobs
 from bot.services import Services
 from storage.models import AuditEvent
@@ -26,6 +29,9 @@ def register_jobs(services: Services) -> None:
     services.runner.register(ANSWER_QUESTION, lambda p: answer_question(services, p))
     services.runner.register(RECORD_FEEDBACK, lambda p: record_feedback(services, p))
     register_draft_jobs(services)
+    register_digest_jobs(services)
+    register_alert_jobs(services)
+    register_cost_jobs(services)
 
 
 def question_payload(

@@ -9,6 +9,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from waitress.server import create_server
 
 from bot.app import build_app
+from bot.digest import schedule_digests
 from bot.draft_jobs import EXPIRE_DRAFTS
 from bot.http import wsgi_app
 from bot.services import Services
@@ -61,5 +62,7 @@ def serve_socket_mode(settings: Settings, services: Services) -> None:
 
 
 def _schedule(settings: Settings, services: Services) -> None:
-    """Periodic work of a serving process: expire drafts nobody decided on."""
+    """Periodic work of a serving process: expire drafts nobody decided on; post the daily
+    cost digests that are due (a tick a minute; the claim makes it once per org and day)."""
     services.runner.every(settings.drafts.sweep_seconds, EXPIRE_DRAFTS)
+    schedule_digests(services)

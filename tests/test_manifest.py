@@ -40,6 +40,7 @@ def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
         "on_app_mention": "app_mention" in events,
         "on_direct_message": "message.im" in events,
         "on_ai_command": "/ai" in commands,
+        "on_ai_cost_command": "/ai-cost" in commands,
         "on_app_home_opened": "app_home_opened" in events
         and manifest["features"]["app_home"]["home_tab_enabled"],
     }
@@ -53,4 +54,4 @@ def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
     surfaces |= dict.fromkeys(interactive, manifest["settings"]["interactivity"]["is_enabled"])
     assert _listener_names() == set(surfaces)
     assert all(surfaces.values())
-    assert events == {"app_home_opened", "app_mention", "message.im"} and commands == {"/ai"}
+    assert events == {"app_home_opened", "app_mention", "message.im"} and commands == {"/ai", "/ai-cost"}

@@ -115,7 +115,8 @@ class MeteredLLM:
 
     @property
     def offline(self) -> bool:
-        """Passes through: offline calls are recorded too, at $0."""
+        """Passes through: offline answers use no model, so they are neither budgeted nor
+        recorded in the ledger."""
         return self.inner.offline
 
     def create(self, request: LLMRequest) -> Message:

@@ -6,6 +6,7 @@ from slack_bolt import App
 
 from bot.actions import ActionId
 from bot.listeners.commands import on_ai_command
+from bot.listeners.cost import on_ai_cost_command
 from bot.listeners.drafts import DRAFT_BUTTONS, DRAFT_VIEWS, on_draft_button
 from bot.listeners.feedback import on_feedback
 from bot.listeners.home import on_app_home_opened
@@ -17,6 +18,7 @@ def register_listeners(app: App) -> None:
     app.event("app_mention")(on_app_mention)
     app.event("message")(on_direct_message)
     app.command("/ai")(on_ai_command)
+    app.command("/ai-cost")(on_ai_cost_command)
     app.action(ActionId.FEEDBACK_UP)(on_feedback)
     app.action(ActionId.FEEDBACK_DOWN)(on_feedback)
     app.action(ActionId.DRAFT_FEEDBACK_UP)(on_feedback)

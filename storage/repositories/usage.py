@@ -142,6 +142,19 @@ class UsageRepository:
             for row in rows
         ]
 
+    def totals_by(
+        self, org_id: int, start: date, end: date, by: Dimension, keys: Sequence[str] | None = None
+    ) -> dict[str, UsageTotals]:
+        """Totals per value of one dimension (keys as strings, like `UsageGroup.key`), for
+        every value or only `keys`: the previous period of a breakdown, the top user."""
+        column = getattr(UsageDaily, _column(by))
+        stmt = _in_days(select(column, *_sums(UsageDaily)), org_id, start, end)
+        if keys is not None:
+            wanted = [int(k) for k in keys] if by in ("user", "customer") else list(keys)
+            stmt = stmt.where(column.in_(wanted))
+        rows = self.session.execute(stmt.group_by(column)).all()
+        return {str(row[0]): _totals(row[1:]) for row in rows}
+
     def daily_cost(self, org_id: int, start: date, end: date) -> dict[date, int]:
         """Cost per org-local day in [start, end); days without calls are absent."""
         stmt = _in_days(
