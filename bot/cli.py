@@ -43,40 +43,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def digest(args: argparse.Namespace, settings: Settings) -> int:
-    """Post the digests that are due (or, with --now, yesterday's for every org), once each."""
-    from bot.digest import digests_now, due_digests
-    from bot.services import build_services
-    from storage import migrate
-    from storage.types import utcnow
-    from storage.uow import UnitOfWork
-
-    settings.require("SLACK_BOT_TOKEN")
-    if not settings.digest.admin_channel:
-        raise SettingsError("COUNTERSIGN_ADMIN_CHANNEL is not set: there is nowhere to post")
-    if settings.storage.database_url is None:  # the embedded file migrates itself
-        settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
-        migrate.upgrade(settings.storage.resolved_database_url())
-    services = build_services(settings)
-    try:
-        runs = (digests_now if args.now else due_digests)(services, utcnow())
-        with UnitOfWork(services.factory) as uow:
-            names = {org.id: org.name for org in uow.orgs.all()}
-    finally:
-        services.close()
-    for run in runs:
-        print(run.describe(names.get(run.org_id, str(run.org_id))))  # noqa: T201 (CLI output)
-    if not runs:
-        print(  # noqa: T201
-            f"nothing to post: each org's digest goes out once a day after "
-            f"{settings.digest.digest_time} its local time (--now posts yesterday's right away)"
-        )
-    return 1 if any(run.status == "failed" for run in runs) else 0
-
-
-_HERE: dict[str, Command] = {"digest": digest}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
@@ -93,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     from bot import commands  # the heavy imports only once the settings are known to be good
 
-    command: Command = _HERE.get(args.command) or getattr(commands, args.command.replace("-", "_"))
+    command: Command = getattr(commands, args.command.replace("-", "_"))
     try:
         return command(args, settings)
     except SettingsError as exc:

@@ -110,6 +110,32 @@ def drafts_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def digest(args: argparse.Namespace, settings: Settings) -> int:
+    """Post the digests that are due (or, with --now, yesterday's for every org), once each."""
+    from bot.digest import digests_now, due_digests
+    from bot.services import build_services
+
+    settings.require("SLACK_BOT_TOKEN")
+    if not settings.digest.admin_channel:
+        raise SettingsError("COUNTERSIGN_ADMIN_CHANNEL is not set: there is nowhere to post")
+    _prepare_embedded(settings)
+    services = build_services(settings)
+    try:
+        runs = (digests_now if args.now else due_digests)(services, utcnow())
+        with UnitOfWork(services.factory) as uow:
+            names = {org.id: org.name for org in uow.orgs.all()}
+    finally:
+        services.close()
+    for run in runs:
+        _say(run.describe(names.get(run.org_id, str(run.org_id))))
+    if not runs:
+        _say(
+            f"nothing to post: each org's digest goes out once a day after "
+            f"{settings.digest.digest_time} its local time (--now posts yesterday's right away)"
+        )
+    return 1 if any(run.status == "failed" for run in runs) else 0
+
+
 def _existing_org_id(factory: sessionmaker[Session], team: str | None) -> int:
     with UnitOfWork(factory) as uow:
         orgs = [uow.orgs.by_team(team)] if team else uow.orgs.all()

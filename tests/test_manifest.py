@@ -54,4 +54,7 @@ def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
     surfaces |= dict.fromkeys(interactive, manifest["settings"]["interactivity"]["is_enabled"])
     assert _listener_names() == set(surfaces)
     assert all(surfaces.values())
-    assert events == {"app_home_opened", "app_mention", "message.im"} and commands == {"/ai", "/ai-cost"}
+    assert events == {"app_home_opened", "app_mention", "message.im"} and commands == {
+        "/ai",
+        "/ai-cost",
+    }
