@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from agents.costs.command import BudgetChange
+from agents.costs.budget_admin import BudgetChange
 from agents.costs.report import BudgetStatus, CostReport, Line
 from agents.metering.money import MICRO_PER_USD, usd_cents
 from agents.metering.rules import BudgetRule

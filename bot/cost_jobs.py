@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.webhook import WebhookClient
 
 from agents.costs import report as reports
+from agents.costs.budget_admin import set_budget
 from agents.costs.command import (
     Breakdown,
     BudgetList,
@@ -23,7 +24,6 @@ from agents.costs.command import (
     Overview,
     PersonReport,
     parse,
-    set_budget,
 )
 from agents.costs.periods import period
 from agents.metering.money import usd_cents

@@ -1,5 +1,5 @@
-"""`/ai-cost` text → a typed command (pure: no Slack, no database), and carrying out
-`budget set`, the one command that changes something (names are resolved there)."""
+"""`/ai-cost` text → a typed command (pure: no Slack, no database). Carrying out
+`budget set` lives in agents/costs/budget_admin.py."""
 
 from __future__ import annotations
 
@@ -9,15 +9,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from agents.costs.periods import PERIOD_NAMES, period
-from agents.metering.budgets import BudgetGuard
-from agents.metering.rules import EACH, BudgetRule
+from agents.metering.rules import EACH
 from storage.limits.counters import UNLIMITED
-from storage.models import AuditEvent, BudgetMetric, BudgetPeriod, BudgetScope
+from storage.models import BudgetMetric, BudgetPeriod, BudgetScope
 from storage.repositories.usage import Dimension
-from storage.uow import UnitOfWork
 
 MICRO = 1_000_000
 DEFAULT_PERIOD = "month"
@@ -125,7 +121,7 @@ def parse(text: str) -> CostCommand:
         return _with_period(rest, lambda p: Export(p or DEFAULT_PERIOD))
     if head in ("budget", "budgets"):
         return _budget(rest)
-    return Help(f"I don't know `{_clip(words[0])}`.")
+    return Help(f"I don't know `{clip(words[0])}`.")
 
 
 def period_name(words: list[str]) -> str | None:
@@ -143,7 +139,7 @@ def _with_period(words: list[str], build: Callable[[str | None], CostCommand]) -
         return build(None)
     name = period_name(words)
     if name is None:
-        return Help(f"`{_clip(' '.join(words))}` is not a period; use one of {_periods()}.")
+        return Help(f"`{clip(' '.join(words))}` is not a period; use one of {_periods()}.")
     return build(name)
 
 
@@ -152,7 +148,7 @@ def _person(words: list[str]) -> CostCommand:
         return Help("Say whose spend to show, e.g. `/ai-cost user @maya`.")
     slack_id = mention(words[0])
     if slack_id is None:
-        return Help(f"`{_clip(words[0])}` is not a person; mention them, e.g. `@maya`.")
+        return Help(f"`{clip(words[0])}` is not a person; mention them, e.g. `@maya`.")
     return _with_period(words[1:], lambda p: PersonReport(slack_id, p))
 
 
@@ -166,13 +162,13 @@ def _budget(words: list[str]) -> CostCommand:
     if not words or words[0].lower() == "list":
         return BudgetList() if len(words) <= 1 else Help("`budget list` takes no arguments.")
     if words[0].lower() != "set":
-        return Help(f"Budgets can be listed or set, not `{_clip(words[0])}`.")
+        return Help(f"Budgets can be listed or set, not `{clip(words[0])}`.")
     return _budget_set(words[1:])
 
 
 def _budget_set(words: list[str]) -> CostCommand:
     if not words or words[0].lower() not in SCOPES:
-        got = f" (not `{_clip(words[0])}`)" if words else ""
+        got = f" (not `{clip(words[0])}`)" if words else ""
         return Help(f"`budget set` needs a scope: org, user, customer or type{got}.")
     scope = SCOPES[words[0].lower()]
     rest, soft = _split_soft(words[1:])
@@ -180,7 +176,7 @@ def _budget_set(words: list[str]) -> CostCommand:
         return soft
     split = _split_amount(rest)
     if split is None:
-        shown = _clip(" ".join(rest[-2:])) if rest else "nothing"
+        shown = clip(" ".join(rest[-2:])) if rest else "nothing"
         return Help(f"I couldn't read the amount (`{shown}`); {AMOUNT_HINT}.")
     target_words, amount = split
     if isinstance(amount, Help):
@@ -228,7 +224,7 @@ def parse_amount(text: str) -> Amount | Help | None:
     if cost is None:
         return None
     if cost.group(3) is None:
-        said = _clip(text)
+        said = clip(text)
         return Help(f"Say which period `{said}` is for: `{said}/day`, `/week` or `/month`.")
     return _amount(cost.group(2), cost.group(3), BudgetMetric.COST)
 
@@ -236,13 +232,13 @@ def parse_amount(text: str) -> Amount | Help | None:
 def _amount(value: str, period_word: str, metric: BudgetMetric) -> Amount | Help:
     budget_period = _PERIOD_WORDS.get(period_word)
     if budget_period is None:
-        return Help(f"`{_clip(period_word)}` is not a budget period; use day, week or month.")
+        return Help(f"`{clip(period_word)}` is not a budget period; use day, week or month.")
     if value == "unlimited":
         return UNLIMITED, budget_period, metric
     try:
         number = Decimal(value.replace(",", ""))
     except InvalidOperation:
-        return Help(f"`{_clip(value)}` is not a number; {AMOUNT_HINT}.")
+        return Help(f"`{clip(value)}` is not a number; {AMOUNT_HINT}.")
     if metric == BudgetMetric.REQUESTS:
         return int(number), budget_period, metric
     micro = number * MICRO
@@ -256,22 +252,22 @@ def _target(scope: BudgetScope, words: list[str]) -> str | Help:
     if scope == BudgetScope.ORG:
         if text.lower() in ("", "-", "org"):
             return ""
-        return Help(f"An org budget has no target (use `-`), not `{_clip(text)}`.")
+        return Help(f"An org budget has no target (use `-`), not `{clip(text)}`.")
     if not text:
-        return Help(f"Say which {_scope_word(scope)} the budget is for, or `*` for each one.")
+        return Help(f"Say which {scope_word(scope)} the budget is for, or `*` for each one.")
     if text == EACH:
         return EACH
     if scope == BudgetScope.USER:
         slack_id = mention(text)
         if slack_id is None:
-            return Help(f"`{_clip(text)}` is not a person; mention them (`@maya`) or use `*`.")
+            return Help(f"`{clip(text)}` is not a person; mention them (`@maya`) or use `*`.")
         return slack_id
     if scope == BudgetScope.REQUEST_TYPE and not _TYPE.match(text):
-        return Help(f"`{_clip(text)}` is not a request type (like `chat` or `command`).")
+        return Help(f"`{clip(text)}` is not a request type (like `chat` or `command`).")
     return text
 
 
-def _scope_word(scope: BudgetScope) -> str:
+def scope_word(scope: BudgetScope) -> str:
     return "request type" if scope == BudgetScope.REQUEST_TYPE else scope.value
 
 
@@ -279,139 +275,7 @@ def _periods() -> str:
     return ", ".join(f"`{name}`" for name in PERIOD_NAMES)
 
 
-def _clip(text: str, limit: int = 40) -> str:
+def clip(text: str, limit: int = 40) -> str:
     """User text echoed back, short and unable to break out of inline code."""
     text = text.replace("`", "'")
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# --- carrying out `budget set` ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BudgetChange:
-    """A budget as it was (the rule that applied before, if any) and as it is now."""
-
-    name: str  # "Maya Chen's daily budget"
-    before: BudgetRule | None
-    after: BudgetRule
-
-
-def set_budget(
-    factory: sessionmaker[Session],
-    guard: BudgetGuard,
-    *,
-    org_id: int,
-    actor_id: int | None,
-    command: BudgetSet,
-) -> BudgetChange | Help:
-    """Resolve the target, store the budget, audit old and new values, and make every
-    later call see it (`guard.forget`). A target that can't be resolved is `Help`."""
-    guard.forget(org_id)  # read the rules as they are now, not as cached
-    with UnitOfWork(factory) as uow:
-        resolved = resolve_target(uow, org_id, command)
-        if isinstance(resolved, Help):
-            return resolved
-        target, label = resolved
-        before = _rule_before(guard.rules_for(org_id), command, target)
-        soft = command.soft_pct or (before.soft_pct if before else guard.settings.soft_limit_pct)
-        row = uow.budgets.put(
-            org_id,
-            scope=command.scope,
-            target=target,
-            period=command.period,
-            metric=command.metric,
-            limit_value=command.limit,
-            soft_pct=soft,
-            updated_by_id=actor_id,
-        )
-        after = BudgetRule(
-            command.scope, target, command.period, command.metric, command.limit, soft, "admin"
-        )
-        name = budget_name(after, label)
-        uow.audit.add(_audit(org_id, actor_id, row.id, name, before, after))
-        uow.commit()
-    guard.forget(org_id)
-    return BudgetChange(name, before, after)
-
-
-def budget_name(rule: BudgetRule, label: str = "") -> str:
-    """'the org's daily budget', "Maya Chen's daily budget", "each user's daily budget"."""
-    if rule.target != EACH:
-        return rule.describe(label)
-    period_word = {"day": "daily", "week": "weekly", "month": "monthly"}[rule.period.value]
-    what = "budget" if rule.metric == BudgetMetric.COST else "call limit"
-    return f"each {_scope_word(rule.scope)}'s {period_word} {what}"
-
-
-def resolve_target(uow: UnitOfWork, org_id: int, command: BudgetSet) -> tuple[str, str] | Help:
-    """(the stored target, a readable label): a user id for a Slack user, a customer id
-    for a customer name or id; "" for the org and "*" for each one stay as they are."""
-    if command.target in ("", EACH) or command.scope == BudgetScope.REQUEST_TYPE:
-        return command.target, command.target
-    if command.scope == BudgetScope.USER:
-        user = uow.orgs.user_by_slack_id(org_id, command.target)
-        if user is None:
-            return Help(f"<@{command.target}> isn't linked to anyone in the CRM yet.")
-        return str(user.id), user.name
-    return _customer(uow, org_id, command.target)
-
-
-def _customer(uow: UnitOfWork, org_id: int, text: str) -> tuple[str, str] | Help:
-    """A customer by id, or by name or external id (case-insensitive, unambiguous)."""
-    if text.isdigit() and (by_id := uow.crm.customer(org_id, int(text))) is not None:
-        return str(by_id.id), by_id.name
-    wanted = text.lower()
-    found = uow.crm.search_customers(org_id, text, limit=50)
-    exact = [c for c in found if wanted in (c.name.lower(), c.external_id.lower())]
-    partial = [c for c in found if wanted in c.name.lower() or wanted in c.external_id.lower()]
-    for candidates in (exact, partial):
-        if len(candidates) == 1:
-            return str(candidates[0].id), candidates[0].name
-    if partial:
-        names = ", ".join(f"{c.name} (`{c.id}`)" for c in partial[:10])
-        return Help(f"`{_clip(text)}` matches several customers: {names}. Say which one.")
-    return Help(f"No customer matches `{_clip(text)}`; use its name or its id.")
-
-
-def _rule_before(rules: list[BudgetRule], command: BudgetSet, target: str) -> BudgetRule | None:
-    """The rule this one replaces, or for one person/customer the "each" rule that applied."""
-    slot = (command.scope, command.period, command.metric)
-    same = [r for r in rules if (r.scope, r.period, r.metric) == slot]
-    return next((r for r in same if r.target == target), None) or next(
-        (r for r in same if r.target == EACH), None
-    )
-
-
-def _audit(
-    org_id: int,
-    actor_id: int | None,
-    budget_id: int,
-    name: str,
-    before: BudgetRule | None,
-    after: BudgetRule,
-) -> AuditEvent:
-    def values(rule: BudgetRule) -> dict[str, object]:
-        return {
-            "target": rule.target,
-            "limit": rule.limit,
-            "soft_pct": rule.soft_pct,
-            "source": rule.source,
-        }
-
-    return AuditEvent(
-        org_id=org_id,
-        actor_id=actor_id,
-        action="budget.set",
-        subject_type="budget",
-        subject_id=str(budget_id),
-        result="saved",
-        detail={
-            "budget": name,
-            "scope": after.scope.value,
-            "period": after.period.value,
-            "metric": after.metric.value,
-            "old": values(before) if before else None,
-            "new": values(after),
-        },
-    )

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agents.costs.command import budget_name
+from agents.costs.budget_admin import budget_name
 from agents.costs.periods import Period, period, summary_periods
 from agents.metering.rules import EACH, BudgetRule, CallScope, applicable, window
 from storage.limits.counters import UNLIMITED

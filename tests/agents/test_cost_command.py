@@ -2,6 +2,7 @@
 
 import pytest
 
+from agents.costs.budget_admin import set_budget
 from agents.costs.command import (
     Breakdown,
     BudgetList,
@@ -13,7 +14,6 @@ from agents.costs.command import (
     mention,
     parse,
     parse_amount,
-    set_budget,
 )
 from agents.metering.budgets import BudgetGuard
 from agents.metering.settings import CostSettings
