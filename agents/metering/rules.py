@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from importlib.resources import files
@@ -147,21 +147,11 @@ def applicable(rules: Iterable[BudgetRule], call: CallScope) -> list[tuple[Budge
     return [(rule, target) for rule, target in chosen.values() if rule.limit != UNLIMITED]
 
 
-def with_soft(rule: BudgetRule, soft_pct: int) -> BudgetRule:
-    """The same rule with another alert threshold."""
-    return replace(rule, soft_pct=soft_pct)
-
-
 @cache
 def _plans() -> dict[str, dict[str, Any]]:
     document = json.loads((files("agents") / "data" / "plans.json").read_text())
     plans: dict[str, dict[str, Any]] = document["plans"]
     return plans
-
-
-def plan_names() -> list[str]:
-    """The plans an org can be on."""
-    return list(_plans())
 
 
 def plan_limits(plan: str) -> dict[str, Any]:
