@@ -53,6 +53,21 @@ def counters(request):
     return request.getfixturevalue("redis_counters")
 
 
+def _admin_budget(world, scope, target, period, metric, limit):
+    with UnitOfWork(world.factory) as uow:
+        uow.budgets.put(
+            world.org_id,
+            scope=scope,
+            target=target,
+            period=period,
+            metric=metric,
+            limit_value=limit,
+            soft_pct=80,
+            updated_by_id=None,
+        )
+        uow.commit()
+
+
 def dead_counters():
     return RedisCounters.from_url(DEAD_REDIS)
 
@@ -198,18 +213,9 @@ def test_missing_counters_are_seeded_from_the_ledger(any_factory, counters):
 
 def test_an_admin_budget_for_one_person_replaces_the_each_user_default(any_factory, counters):
     world = make_world(any_factory)
-    with UnitOfWork(world.factory) as uow:
-        uow.budgets.put(
-            world.org_id,
-            scope=BudgetScope.USER,
-            target=str(world.rep_id),
-            period=BudgetPeriod.DAY,
-            metric=BudgetMetric.COST,
-            limit_value=150_000,
-            soft_pct=80,
-            updated_by_id=None,
-        )
-        uow.commit()
+    _admin_budget(
+        world, BudgetScope.USER, str(world.rep_id), BudgetPeriod.DAY, BudgetMetric.COST, 150_000
+    )
     budgets = guard(world, counters)  # defaults: $20 per user per day, $100 per org
     model = InstantModel(input_tokens=500, output_tokens=9_000)
     maya = meter(world, budgets).bind(model, attribution(world))
@@ -223,18 +229,7 @@ def test_an_admin_budget_for_one_person_replaces_the_each_user_default(any_facto
 
 def test_each_customer_budgets_count_the_customer_the_run_found(any_factory, counters):
     world = make_world(any_factory)
-    with UnitOfWork(world.factory) as uow:
-        uow.budgets.put(
-            world.org_id,
-            scope=BudgetScope.CUSTOMER,
-            target="*",
-            period=BudgetPeriod.WEEK,
-            metric=BudgetMetric.COST,
-            limit_value=200_000,
-            soft_pct=80,
-            updated_by_id=None,
-        )
-        uow.commit()
+    _admin_budget(world, BudgetScope.CUSTOMER, "*", BudgetPeriod.WEEK, BudgetMetric.COST, 200_000)
     metered = meter(world, guard(world, counters))
     llm = metered.bind(InstantModel(input_tokens=500, output_tokens=9_000), attribution(world))
     llm.create(request(max_tokens=9_000))  # no customer yet: not counted for any customer
@@ -247,18 +242,7 @@ def test_each_customer_budgets_count_the_customer_the_run_found(any_factory, cou
 
 def test_call_limits_count_calls(any_factory, counters):
     world = make_world(any_factory)
-    with UnitOfWork(world.factory) as uow:
-        uow.budgets.put(
-            world.org_id,
-            scope=BudgetScope.ORG,
-            target="",
-            period=BudgetPeriod.DAY,
-            metric=BudgetMetric.REQUESTS,
-            limit_value=3,
-            soft_pct=80,
-            updated_by_id=None,
-        )
-        uow.commit()
+    _admin_budget(world, BudgetScope.ORG, "", BudgetPeriod.DAY, BudgetMetric.REQUESTS, 3)
     llm = meter(world, guard(world, counters)).bind(InstantModel(), attribution(world))
     for _ in range(3):
         llm.create(request())
