@@ -30,6 +30,8 @@ test: lint typecheck $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ack_latency.py
 	$(BIN)/python bench/approvals.py
+	$(BIN)/python bench/metering.py
+	$(BIN)/python bench/cost_report.py
 
 clean:
 	rm -rf $(VENV) .countersign .pytest_cache .mypy_cache .ruff_cache
