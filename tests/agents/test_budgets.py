@@ -77,6 +77,9 @@ def _race(world, counters, *, n=20, **settings):
     budgets = guard(world, counters, **(ONLY_ORG_DAILY | settings))
     model = InstantModel(input_tokens=500, output_tokens=9_000, delay=0.02)  # 91 000 µUSD each
     metered = meter(world, budgets)
+    # Compile the statements once, uncontended: SQLAlchemy's first compile of an ORM
+    # statement is not safe to race (see tests/agents/test_draft_concurrency.py warm_up).
+    budgets.reserve(CallScope(world.org_id, world.rep_id, None, "chat"), 1).release()
     barrier = threading.Barrier(n)
     outcomes: list[str] = []
 
