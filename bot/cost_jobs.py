@@ -210,7 +210,7 @@ def _budget_set(services: Services, caller: Caller, command: BudgetSet) -> Reply
 def _export(services: Services, caller: Caller, command: Export) -> Reply:
     p = period(command.period, caller.today)
     with UnitOfWork(services.factory) as uow:
-        rows = reports.export_rows(uow.usage, caller.org_id, p)
+        rows = reports.export_rows(uow.usage, caller.org_id, p, caller.tz)
     total = sum(row.totals.cost_micro_usd for row in rows)
     described = reports.describe_period(p)
     upload_to_dm(

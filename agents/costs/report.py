@@ -1,10 +1,11 @@
 """What `/ai-cost` shows, as plain data: lines with this period, the one before, and the
-difference; budgets with their use; the roll-up rows of an export. Reads only the roll-ups."""
+difference; budgets with their use; the rows of an export. Reads only the roll-ups, except
+the export, which groups the period's ledger rows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,7 @@ from agents.costs.budget_admin import budget_name
 from agents.costs.periods import Period, period, summary_periods
 from agents.metering.rules import EACH, BudgetRule, CallScope, applicable, window
 from storage.limits.counters import UNLIMITED
-from storage.models import NOBODY, BudgetMetric, BudgetScope, UsageDaily
+from storage.models import NOBODY, BudgetMetric, BudgetScope
 from storage.repositories.usage import Dimension, UsageRepository, UsageTotals
 
 BREAKDOWN_LIMIT = 15
@@ -96,7 +97,7 @@ class CostReport:
 
 @dataclass(frozen=True)
 class ExportRow:
-    """One roll-up row with readable names ("" for no user / no customer)."""
+    """One export line with readable names ("" for no user / no customer)."""
 
     day: date
     user: str
@@ -246,39 +247,29 @@ def person_budgets(
     return statuses
 
 
-def export_rows(usage: UsageRepository, org_id: int, p: Period) -> list[ExportRow]:
-    """The period's roll-up rows with user and customer names, oldest day first."""
-    rows = usage.rollup_rows(org_id, p.start, p.end)
-    users = usage.names("user", sorted({r.user_id for r in rows}))
-    customers = usage.names("customer", sorted({r.customer_id for r in rows}))
+def export_rows(usage: UsageRepository, org_id: int, p: Period, tz: ZoneInfo) -> list[ExportRow]:
+    """The period's usage per org-local day × user × customer × agent × model × request type,
+    with user and customer names, oldest day first."""
+    groups = usage.ledger_groups(org_id, _instant(p.start, tz), _instant(p.end, tz), tz)
+    users = usage.names("user", sorted({g.user_id for g in groups}))
+    customers = usage.names("customer", sorted({g.customer_id for g in groups}))
     return [
         ExportRow(
-            day=r.day,
-            user=_name(users, r.user_id),
-            customer=_name(customers, r.customer_id),
-            agent=r.agent,
-            model=r.model,
-            request_type=r.request_type,
-            totals=rollup_totals(r),
+            day=g.day,
+            user=_name(users, g.user_id),
+            customer=_name(customers, g.customer_id),
+            agent=g.agent,
+            model=g.model,
+            request_type=g.request_type,
+            totals=g.totals,
         )
-        for r in rows
+        for g in groups
     ]
 
 
-def rollup_totals(row: UsageDaily) -> UsageTotals:
-    """One roll-up row as totals (both cache-write lifetimes together)."""
-    return UsageTotals(
-        requests=row.requests,
-        errors=row.errors,
-        cached_hits=row.cached_hits,
-        input_tokens=row.input_tokens,
-        output_tokens=row.output_tokens,
-        cache_write_tokens=row.cache_write_5m_tokens + row.cache_write_1h_tokens,
-        cache_read_tokens=row.cache_read_tokens,
-        cost_micro_usd=row.cost_micro_usd,
-        response_cache_saved_micro_usd=row.response_cache_saved_micro_usd,
-        prompt_cache_saved_micro_usd=row.prompt_cache_saved_micro_usd,
-    )
+def _instant(day: date, tz: ZoneInfo) -> datetime:
+    """The UTC instant an org-local day begins."""
+    return datetime.combine(day, time(), tz).astimezone(UTC)
 
 
 # --- helpers ------------------------------------------------------------------------------

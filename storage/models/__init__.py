@@ -31,17 +31,19 @@ from storage.models.enums import (
 )
 from storage.models.usage import (
     NOBODY,
-    ROLLUP_KEY,
     ROLLUP_MEASURES,
+    ROLLUPS,
     Budget,
     BudgetReservation,
     OnceClaim,
-    UsageDaily,
+    UsageDailyCustomer,
+    UsageDailyOrg,
+    UsageDailyUser,
 )
 
 __all__ = [
     "NOBODY",
-    "ROLLUP_KEY",
+    "ROLLUPS",
     "ROLLUP_MEASURES",
     "Activity",
     "AuditEvent",
@@ -75,6 +77,8 @@ __all__ = [
     "Role",
     "Task",
     "TaskStatus",
-    "UsageDaily",
+    "UsageDailyCustomer",
+    "UsageDailyOrg",
+    "UsageDailyUser",
     "User",
 ]

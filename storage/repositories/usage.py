@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Select, case, func, insert, select
@@ -13,19 +14,31 @@ from sqlalchemy.orm import Session
 
 from storage.models import (
     NOBODY,
-    ROLLUP_KEY,
     ROLLUP_MEASURES,
+    ROLLUPS,
     CallStatus,
     Customer,
     LLMCall,
-    UsageDaily,
+    UsageDailyCustomer,
+    UsageDailyOrg,
+    UsageDailyUser,
     User,
 )
 
-# Any select over the roll-up table, whatever its columns.
+# Any select over a roll-up table, whatever its columns.
 _Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
 
 Dimension = Literal["user", "customer", "model", "agent", "request_type"]
+Rollup = type[UsageDailyOrg] | type[UsageDailyUser] | type[UsageDailyCustomer]
+
+# The narrowest roll-up holding each dimension, and the column it is kept in.
+_HOME: dict[str, tuple[Rollup, str]] = {
+    "user": (UsageDailyUser, "user_id"),
+    "customer": (UsageDailyCustomer, "customer_id"),
+    "agent": (UsageDailyOrg, "agent"),
+    "model": (UsageDailyOrg, "model"),
+    "request_type": (UsageDailyOrg, "request_type"),
+}
 
 
 @dataclass(frozen=True)
@@ -69,18 +82,18 @@ class UsageGroup:
 
 
 def _sums(table: Any) -> list[Any]:
-    """The summed columns in UsageTotals order, for either table."""
-    if table is UsageDaily:
-        requests: Any = func.sum(UsageDaily.requests)
-        errors = func.sum(UsageDaily.errors)
-        hits = func.sum(UsageDaily.cached_hits)
-        response_saved = func.sum(UsageDaily.response_cache_saved_micro_usd)
-        prompt_saved = func.sum(UsageDaily.prompt_cache_saved_micro_usd)
+    """The summed columns in UsageTotals order, for a roll-up table or the raw ledger."""
+    if table is not LLMCall:
+        requests: Any = func.sum(table.requests)
+        errors = func.sum(table.errors)
+        hits = func.sum(table.cached_hits)
+        response_saved = func.sum(table.response_cache_saved_micro_usd)
+        prompt_saved = func.sum(table.prompt_cache_saved_micro_usd)
         tokens = (
-            UsageDaily.input_tokens,
-            UsageDaily.output_tokens,
-            UsageDaily.cache_write_5m_tokens + UsageDaily.cache_write_1h_tokens,
-            UsageDaily.cache_read_tokens,
+            table.input_tokens,
+            table.output_tokens,
+            table.cache_write_5m_tokens + table.cache_write_1h_tokens,
+            table.cache_read_tokens,
         )
         token_sums = [func.sum(column) for column in tokens]
     else:  # the raw ledger, for the consistency check and the benchmark's baseline
@@ -115,27 +128,48 @@ class UsageRepository:
         self.session = session
 
     def record(self, call: LLMCall, *, day: date) -> None:
-        """Append one ledger row and add it to its roll-up row (`day` is the org-local date).
+        """Append one ledger row and add it to each roll-up (`day` is the org-local date).
 
-        Two Core statements built once per dialect and executed with parameters: every model
-        call pays for this, and building the ORM flush and the upsert each time tripled it
+        Core statements built once per dialect and executed with parameters: every model
+        call pays for this, and building the ORM flush and the upserts each time tripled it
         (bench/metering.py)."""
         dialect = self.session.get_bind().dialect.name
         self.session.execute(_LEDGER_INSERT, _ledger_values(call))
-        self.session.execute(_rollup_upsert(dialect), _rollup_values(call, day))
+        values = _rollup_values(call, day)
+        for table in ROLLUPS:
+            wanted = {column: values[column] for column in (*table.KEY, *ROLLUP_MEASURES)}
+            self.session.execute(_rollup_upsert(dialect, table), wanted)
 
-    def totals(self, org_id: int, start: date, end: date, **scope: Any) -> UsageTotals:
-        """Sums for the org-local days [start, end), optionally for one user/customer/type."""
-        stmt = _in_days(select(*_sums(UsageDaily)), org_id, start, end)
-        return _totals(self.session.execute(_scoped(stmt, **scope)).one())
+    def totals(
+        self,
+        org_id: int,
+        start: date,
+        end: date,
+        *,
+        user_id: int | None = None,
+        customer_id: int | None = None,
+        request_type: str | None = None,
+    ) -> UsageTotals:
+        """Sums for the org-local days [start, end): the org's, or one user's, customer's or
+        request type's (one at a time: each lives in its own roll-up)."""
+        scope = {"user": user_id, "customer": customer_id, "request_type": request_type}
+        given = {by: value for by, value in scope.items() if value is not None}
+        if len(given) > 1:
+            raise ValueError(f"totals for one scope at a time, not {sorted(given)}")
+        table, column = _HOME[next(iter(given))] if given else (UsageDailyOrg, "")
+        stmt = _in_days(select(*_sums(table)), table, org_id, start, end)
+        if given:
+            stmt = stmt.where(getattr(table, column) == next(iter(given.values())))
+        return _totals(self.session.execute(stmt).one())
 
     def breakdown(
         self, org_id: int, start: date, end: date, by: Dimension, *, limit: int = 10
     ) -> list[UsageGroup]:
         """The top `limit` values of one dimension by cost, with readable labels."""
-        column = getattr(UsageDaily, "request_type" if by == "request_type" else _column(by))
-        stmt = _in_days(select(column, *_sums(UsageDaily)), org_id, start, end)
-        stmt = stmt.group_by(column).order_by(func.sum(UsageDaily.cost_micro_usd).desc())
+        table, name = _HOME[by]
+        column = getattr(table, name)
+        stmt = _in_days(select(column, *_sums(table)), table, org_id, start, end)
+        stmt = stmt.group_by(column).order_by(func.sum(table.cost_micro_usd).desc())
         rows = self.session.execute(stmt.limit(limit)).all()
         labels = self._labels(by, [row[0] for row in rows])
         return [
@@ -150,8 +184,9 @@ class UsageRepository:
     ) -> dict[str, UsageTotals]:
         """Totals per value of one dimension (keys as strings, like `UsageGroup.key`), for
         every value or only `keys`: the previous period of a breakdown, the top user."""
-        column = getattr(UsageDaily, _column(by))
-        stmt = _in_days(select(column, *_sums(UsageDaily)), org_id, start, end)
+        table, name = _HOME[by]
+        column = getattr(table, name)
+        stmt = _in_days(select(column, *_sums(table)), table, org_id, start, end)
         if keys is not None:
             wanted = [int(k) for k in keys] if by in ("user", "customer") else list(keys)
             stmt = stmt.where(column.in_(wanted))
@@ -160,17 +195,55 @@ class UsageRepository:
 
     def daily_cost(self, org_id: int, start: date, end: date) -> dict[date, int]:
         """Cost per org-local day in [start, end); days without calls are absent."""
+        table = UsageDailyOrg
         stmt = _in_days(
-            select(UsageDaily.day, func.sum(UsageDaily.cost_micro_usd)), org_id, start, end
-        ).group_by(UsageDaily.day)
+            select(table.day, func.sum(table.cost_micro_usd)), table, org_id, start, end
+        ).group_by(table.day)
         return {day: int(cost or 0) for day, cost in self.session.execute(stmt)}
 
-    def rollup_rows(self, org_id: int, start: date, end: date) -> Sequence[UsageDaily]:
-        """Every roll-up row in [start, end), for the CSV export."""
-        stmt = select(UsageDaily).where(
-            UsageDaily.org_id == org_id, UsageDaily.day >= start, UsageDaily.day < end
+    def ledger_groups(
+        self, org_id: int, start: datetime, end: datetime, tz: tzinfo
+    ) -> list[LedgerGroup]:
+        """The ledger's calls in the UTC instants [start, end) summed per org-local day × user
+        × customer × agent × model × request type, oldest day first: the CSV export's rows.
+
+        The one report that reads the ledger (through its (org_id, created_at) index): no
+        roll-up keeps every dimension at once, and an export is a job, not a live reply.
+        Grouped here rather than in SQL because SQLite has no time zones."""
+        columns = (
+            LLMCall.created_at,
+            LLMCall.user_id,
+            LLMCall.customer_id,
+            LLMCall.agent,
+            LLMCall.model,
+            LLMCall.request_type,
+            LLMCall.status,
+            *(getattr(LLMCall, m) for m in _LEDGER_MEASURES),
         )
-        return self.session.scalars(stmt.order_by(UsageDaily.day, UsageDaily.id)).all()
+        stmt = select(*columns).where(
+            LLMCall.org_id == org_id, LLMCall.created_at >= start, LLMCall.created_at < end
+        )
+        sums: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0] * len(ROLLUP_MEASURES))
+        for row in self.session.execute(stmt.execution_options(yield_per=5000)):
+            day = row.created_at.astimezone(tz).date()
+            key = (day, row.user_id or NOBODY, row.customer_id or NOBODY, *row[3:6])
+            total = sums[key]
+            for i, value in enumerate(_measures(row.status, *row[7:])):
+                total[i] += value
+        return [
+            LedgerGroup(
+                day=day,
+                user_id=user_id,
+                customer_id=customer_id,
+                agent=agent,
+                model=model,
+                request_type=request_type,
+                totals=_rollup_totals(dict(zip(ROLLUP_MEASURES, values, strict=True))),
+            )
+            for (day, user_id, customer_id, agent, model, request_type), values in sorted(
+                sums.items(), key=lambda item: tuple(map(str, item[0]))
+            )
+        ]
 
     def ledger_totals(self, org_id: int, start: datetime, end: datetime) -> UsageTotals:
         """The same sums straight from the raw ledger (UTC instants [start, end))."""
@@ -198,33 +271,66 @@ class UsageRepository:
         return labels
 
 
-def _column(by: Dimension) -> str:
-    return {"user": "user_id", "customer": "customer_id"}.get(by, by)
+@dataclass(frozen=True)
+class LedgerGroup:
+    """One line of the CSV export: a day and every dimension, with their totals."""
+
+    day: date
+    user_id: int
+    customer_id: int
+    agent: str
+    model: str
+    request_type: str
+    totals: UsageTotals
 
 
-def _in_days(stmt: _Stmt, org_id: int, start: date, end: date) -> _Stmt:
-    return stmt.where(UsageDaily.org_id == org_id, UsageDaily.day >= start, UsageDaily.day < end)
+def _in_days(stmt: _Stmt, table: Rollup, org_id: int, start: date, end: date) -> _Stmt:
+    return stmt.where(table.org_id == org_id, table.day >= start, table.day < end)
 
 
-def _scoped(
-    stmt: _Stmt,
-    *,
-    user_id: int | None = None,
-    customer_id: int | None = None,
-    request_type: str | None = None,
-) -> _Stmt:
-    if user_id is not None:
-        stmt = stmt.where(UsageDaily.user_id == user_id)
-    if customer_id is not None:
-        stmt = stmt.where(UsageDaily.customer_id == customer_id)
-    if request_type is not None:
-        stmt = stmt.where(UsageDaily.request_type == request_type)
-    return stmt
+# The ledger's token and money columns, in the order `_measures` takes them.
+_LEDGER_MEASURES = (
+    "input_tokens",
+    "output_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "cache_read_tokens",
+    "cost_micro_usd",
+    "saved_micro_usd",
+)
+
+
+def _measures(
+    status: CallStatus,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    cache_write_5m_tokens: int | None,
+    cache_write_1h_tokens: int | None,
+    cache_read_tokens: int | None,
+    cost_micro_usd: int | None,
+    saved_micro_usd: int | None,
+) -> tuple[int, ...]:
+    """One call's contribution to each of ROLLUP_MEASURES, in that order."""
+    cached = status == CallStatus.CACHED
+    live = 0 if cached else 1  # a cache hit processed no tokens; its row keeps them as "saved"
+    saved = saved_micro_usd or 0
+    return (
+        1,
+        1 if status == CallStatus.ERROR else 0,
+        1 - live,
+        live * (input_tokens or 0),
+        live * (output_tokens or 0),
+        live * (cache_write_5m_tokens or 0),
+        live * (cache_write_1h_tokens or 0),
+        live * (cache_read_tokens or 0),
+        cost_micro_usd or 0,
+        saved if cached else 0,
+        0 if cached else saved,
+    )
 
 
 def _rollup_values(call: LLMCall, day: date) -> dict[str, Any]:
-    cached = call.status == CallStatus.CACHED
-    live = 0 if cached else 1  # a cache hit processed no tokens; its row keeps them as "saved"
+    measures = _measures(call.status, *(getattr(call, m) for m in _LEDGER_MEASURES))
     return {
         "org_id": call.org_id,
         "day": day,
@@ -233,22 +339,28 @@ def _rollup_values(call: LLMCall, day: date) -> dict[str, Any]:
         "agent": call.agent,
         "model": call.model,
         "request_type": call.request_type,
-        "requests": 1,
-        "errors": 1 if call.status == CallStatus.ERROR else 0,
-        "cached_hits": 1 if cached else 0,
-        "input_tokens": live * (call.input_tokens or 0),
-        "output_tokens": live * (call.output_tokens or 0),
-        "cache_write_5m_tokens": live * (call.cache_write_5m_tokens or 0),
-        "cache_write_1h_tokens": live * (call.cache_write_1h_tokens or 0),
-        "cache_read_tokens": live * (call.cache_read_tokens or 0),
-        "cost_micro_usd": call.cost_micro_usd or 0,
-        "response_cache_saved_micro_usd": (call.saved_micro_usd or 0) if cached else 0,
-        "prompt_cache_saved_micro_usd": 0 if cached else (call.saved_micro_usd or 0),
+        **dict(zip(ROLLUP_MEASURES, measures, strict=True)),
     }
 
 
+def _rollup_totals(m: dict[str, int]) -> UsageTotals:
+    """Roll-up measures as totals (both cache-write lifetimes together)."""
+    return UsageTotals(
+        requests=m["requests"],
+        errors=m["errors"],
+        cached_hits=m["cached_hits"],
+        input_tokens=m["input_tokens"],
+        output_tokens=m["output_tokens"],
+        cache_write_tokens=m["cache_write_5m_tokens"] + m["cache_write_1h_tokens"],
+        cache_read_tokens=m["cache_read_tokens"],
+        cost_micro_usd=m["cost_micro_usd"],
+        response_cache_saved_micro_usd=m["response_cache_saved_micro_usd"],
+        prompt_cache_saved_micro_usd=m["prompt_cache_saved_micro_usd"],
+    )
+
+
 _LEDGER_INSERT = insert(LLMCall)
-_UPSERTS: dict[str, Any] = {}
+_UPSERTS: dict[tuple[str, str], Any] = {}
 
 
 def _ledger_values(call: LLMCall) -> dict[str, Any]:
@@ -257,12 +369,13 @@ def _ledger_values(call: LLMCall) -> dict[str, Any]:
     return {c.key: value for c in columns if (value := getattr(call, c.key)) is not None}
 
 
-def _rollup_upsert(dialect: str) -> Any:
-    """INSERT … ON CONFLICT (key) DO UPDATE SET m = m + excluded.m, built once per dialect."""
-    stmt = _UPSERTS.get(dialect)
+def _rollup_upsert(dialect: str, table: Rollup) -> Any:
+    """INSERT … ON CONFLICT (key) DO UPDATE SET m = m + excluded.m, built once per dialect and
+    table."""
+    stmt = _UPSERTS.get((dialect, table.__tablename__))
     if stmt is None:
-        base = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(UsageDaily)
-        added = {m: getattr(UsageDaily, m) + getattr(base.excluded, m) for m in ROLLUP_MEASURES}
-        stmt = base.on_conflict_do_update(index_elements=list(ROLLUP_KEY), set_=added)
-        _UPSERTS[dialect] = stmt
+        base = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        added = {m: getattr(table, m) + getattr(base.excluded, m) for m in ROLLUP_MEASURES}
+        stmt = base.on_conflict_do_update(index_elements=list(table.KEY), set_=added)
+        _UPSERTS[(dialect, table.__tablename__)] = stmt
     return stmt

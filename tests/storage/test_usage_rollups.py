@@ -1,4 +1,5 @@
-"""The daily roll-ups always equal the raw ledger, on both databases, in org-local days."""
+"""Each daily roll-up always equals the raw ledger, on both databases, in org-local days; so
+does the export's grouping of the ledger."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import random
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from storage.db import make_engine, session_factory
 from storage.migrate import upgrade
-from storage.models import CallStatus, LLMCall, UsageDaily
+from storage.models import ROLLUPS, CallStatus, LLMCall
+from storage.repositories.usage import UsageTotals
 from storage.uow import UnitOfWork
 from tests.agents.metering_fixtures import InstantModel, attribution, make_world, meter, request
 from tests.conftest import PG_ADMIN_URL
@@ -42,21 +45,78 @@ def _random_call(rng: random.Random, world, at: datetime) -> LLMCall:
     )
 
 
+def _sum(parts) -> UsageTotals:
+    parts, fields = list(parts), UsageTotals.__dataclass_fields__
+    return UsageTotals(**{f: sum(getattr(p, f) for p in parts) for f in fields})
+
+
+def _record_random_calls(factory, world, n: int) -> list[LLMCall]:
+    rng = random.Random(7)
+    calls = []
+    with UnitOfWork(factory) as uow:
+        for _ in range(n):
+            at = START + timedelta(minutes=rng.randint(0, 60 * 24 * 30))
+            call = _random_call(rng, world, at)
+            calls.append(call)
+            uow.usage.record(call, day=at.date())
+        uow.commit()
+    return calls
+
+
 def test_rollup_totals_equal_ledger_totals(any_factory):
     world = make_world(any_factory)
-    rng = random.Random(7)
+    _record_random_calls(any_factory, world, 600)
+    days = (world.org_id, date(2026, 10, 1), date(2026, 12, 1))
     with UnitOfWork(any_factory) as uow:
-        for _ in range(600):
-            at = START + timedelta(minutes=rng.randint(0, 60 * 24 * 30))
-            uow.usage.record(_random_call(rng, world, at), day=at.date())
-        uow.commit()
-    with UnitOfWork(any_factory) as uow:
-        rolled = uow.usage.totals(world.org_id, date(2026, 10, 1), date(2026, 12, 1))
         raw = uow.usage.ledger_totals(world.org_id, START, START + timedelta(days=31))
-        rows = uow.session.query(UsageDaily).count()
-    assert rolled == raw
-    assert rolled.requests == 600 and 0 < rows < 600  # summed, not copied
-    assert rolled.cached_hits > 0 and rolled.errors > 0
+        org = uow.usage.totals(*days)
+        per = {by: uow.usage.totals_by(*days, by) for by in ("user", "customer", "agent")}
+        per["model"] = {g.key: g.totals for g in uow.usage.breakdown(*days, "model")}
+        per["request_type"] = {g.key: g.totals for g in uow.usage.breakdown(*days, "request_type")}
+        chart = uow.usage.daily_cost(*days)
+        rows = {table.__tablename__: uow.session.query(table).count() for table in ROLLUPS}
+    assert org == raw
+    for by, groups in per.items():
+        assert _sum(groups.values()) == raw, by
+    assert sum(chart.values()) == raw.cost_micro_usd
+    assert raw.requests == 600 and all(0 < count < 600 for count in rows.values())  # summed
+    assert raw.cached_hits > 0 and raw.errors > 0
+
+
+def test_each_slice_equals_its_calls_in_the_ledger(any_factory):
+    """One user's, one customer's and one request type's totals equal their own calls."""
+    world = make_world(any_factory)
+    calls = _record_random_calls(any_factory, world, 300)
+    days = (world.org_id, date(2026, 10, 1), date(2026, 12, 1))
+    with UnitOfWork(any_factory) as uow:
+        mine = uow.usage.totals(*days, user_id=world.rep_id)
+        theirs = uow.usage.totals(*days, customer_id=world.customer_id)
+        chats = uow.usage.totals(*days, request_type="chat")
+        with pytest.raises(ValueError, match="one scope at a time"):
+            uow.usage.totals(*days, user_id=world.rep_id, request_type="chat")
+    assert mine.requests == sum(c.user_id == world.rep_id for c in calls)
+    assert mine.cost_micro_usd == sum(c.cost_micro_usd for c in calls if c.user_id == world.rep_id)
+    assert theirs.requests == sum(c.customer_id == world.customer_id for c in calls)
+    assert chats.cost_micro_usd == sum(c.cost_micro_usd for c in calls if c.request_type == "chat")
+
+
+def test_export_groups_equal_the_ledger_in_org_local_days(any_factory):
+    world = make_world(any_factory, timezone="America/Los_Angeles")
+    _record_random_calls(any_factory, world, 400)
+    early = START + timedelta(hours=3)  # 20:00 on the 24th in Los Angeles
+    with UnitOfWork(any_factory) as uow:
+        uow.usage.record(_random_call(random.Random(1), world, early), day=date(2026, 10, 24))
+        uow.commit()
+    tz = ZoneInfo("America/Los_Angeles")
+    start, end = START - timedelta(days=1), START + timedelta(days=32)
+    with UnitOfWork(any_factory) as uow:
+        groups = uow.usage.ledger_groups(world.org_id, start, end, tz)
+        raw = uow.usage.ledger_totals(world.org_id, start, end)
+    assert _sum(g.totals for g in groups) == raw
+    keys = [(g.day, g.user_id, g.customer_id, g.agent, g.model, g.request_type) for g in groups]
+    assert len(set(keys)) == len(keys) < 401  # one line per day and dimensions, summed
+    assert [g.day for g in groups] == sorted(g.day for g in groups)
+    assert groups[0].day == date(2026, 10, 24)
 
 
 def test_org_local_days_split_at_local_midnight(any_factory):
@@ -103,7 +163,8 @@ def _database_at_0002(kind: str, tmp_path):
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_the_migration_rolls_up_the_ledger_it_finds(kind, tmp_path, request):
-    """Upgrading from 0002 with ledger rows present backfills usage_daily to equal them."""
+    """Upgrading from 0002 with ledger rows present backfills the roll-ups to equal them
+    (0003 sums the ledger into the wide roll-up, 0004 that into the narrow ones)."""
     if kind == "postgres":
         request.getfixturevalue("pg_url")  # reachable (or, under CI, a failure)
     with _database_at_0002(kind, tmp_path) as url:
@@ -121,8 +182,10 @@ def test_the_migration_rolls_up_the_ledger_it_finds(kind, tmp_path, request):
             rolled = uow.usage.totals(1, date(2026, 11, 1), date(2026, 11, 5))
             raw = uow.usage.ledger_totals(1, START, START + timedelta(days=30))
             first_day = uow.usage.totals(1, date(2026, 11, 1), date(2026, 11, 2)).requests
+            nobody = uow.usage.totals_by(1, date(2026, 11, 1), date(2026, 11, 5), "user")
         engine.dispose()
     assert rolled == raw
+    assert nobody == {"0": raw}  # the calls had no user: all of it under "(none)"
     assert (rolled.requests, rolled.errors, rolled.cost_micro_usd) == (10, 1, 10_045)
     # PostgreSQL knows time zones: midnight UTC on the 2nd is the 1st in Los Angeles.
     assert first_day == (2 if kind == "postgres" else 0)
