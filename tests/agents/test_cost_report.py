@@ -305,7 +305,7 @@ def test_budget_list_shows_every_rule_its_use_and_the_biggest_user(world, usage)
 def test_export_rows_carry_names_and_sum_to_the_reports_total(world, usage):
     today = date(2026, 3, 9)
     month = period("month", today)
-    rows = reports.export_rows(usage, world.org_id, month)
+    rows = reports.export_rows(usage, world.org_id, month, LA)
     assert sum(row.totals.cost_micro_usd for row in rows) == 4_750_000
     assert {(row.day, row.user, row.customer) for row in rows} >= {
         (date(2026, 3, 9), "Maya Chen", "Halvorsen Marine"),
