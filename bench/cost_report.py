@@ -2,7 +2,7 @@
 roll-ups (as the product does) next to the same numbers computed from the raw ledger.
 
 The ledger is generated in SQL (generate_series), time-ordered like a real append-only
-ledger; `usage_daily` is rebuilt from it with the backfill of migration 0003, then ANALYZEd.
+ledger; the three daily roll-ups are rebuilt from it in SQL (org-local days), then ANALYZEd.
 The report is what an admin sees for `/ai-cost` plus a breakdown: totals for this month and
 its previous period, and the top 10 by user, customer, model and agent, all through
 UsageRepository on a real session. Usage:
@@ -334,42 +334,54 @@ def _growth_cdf(t: float) -> float:
     return 0.5 * t + t * t / 2
 
 
-# Migration 0003's backfill, verbatim apart from the target being emptied first.
-ROLLUP_SQL = """
-INSERT INTO usage_daily (org_id, day, user_id, customer_id, agent, model, request_type,
-    requests, errors, cached_hits, input_tokens, output_tokens, cache_write_5m_tokens,
-    cache_write_1h_tokens, cache_read_tokens, cost_micro_usd,
-    response_cache_saved_micro_usd, prompt_cache_saved_micro_usd)
-SELECT c.org_id, CAST((c.created_at AT TIME ZONE o.timezone) AS DATE), COALESCE(c.user_id, 0),
-    COALESCE(c.customer_id, 0), c.agent, c.model, c.request_type, COUNT(*),
-    SUM(CASE WHEN c.status = 'error' THEN 1 ELSE 0 END),
-    SUM(1 - CASE WHEN c.status = 'cached' THEN 0 ELSE 1 END),
-    SUM({live} * c.input_tokens), SUM({live} * c.output_tokens),
-    SUM({live} * c.cache_write_5m_tokens), SUM({live} * c.cache_write_1h_tokens),
-    SUM({live} * c.cache_read_tokens), SUM(c.cost_micro_usd),
-    SUM((1 - {live}) * c.saved_micro_usd), SUM({live} * c.saved_micro_usd)
+LIVE = "CASE WHEN c.status = 'cached' THEN 0 ELSE 1 END"
+ROLLUPS = {  # table: its dimensions besides org and day (storage/models/usage.py)
+    "usage_daily_org": ("agent", "model", "request_type"),
+    "usage_daily_user": ("user_id",),
+    "usage_daily_customer": ("customer_id",),
+}
+MEASURES = (
+    "requests, errors, cached_hits, input_tokens, output_tokens, cache_write_5m_tokens, "
+    "cache_write_1h_tokens, cache_read_tokens, cost_micro_usd, "
+    "response_cache_saved_micro_usd, prompt_cache_saved_micro_usd"
+)
+
+
+def rollup_sql(table: str) -> str:
+    """Sum the whole ledger into one roll-up, as the product's upserts would have."""
+    local_day = "CAST((c.created_at AT TIME ZONE o.timezone) AS DATE)"
+    dims = [f"COALESCE(c.{d}, 0)" if d.endswith("_id") else f"c.{d}" for d in ROLLUPS[table]]
+    key = ", ".join(["c.org_id", local_day, *dims])
+    return f"""
+INSERT INTO {table} (org_id, day, {", ".join(ROLLUPS[table])}, {MEASURES})
+SELECT {key}, COUNT(*), SUM(CASE WHEN c.status = 'error' THEN 1 ELSE 0 END),
+    SUM(1 - {LIVE}), SUM({LIVE} * c.input_tokens), SUM({LIVE} * c.output_tokens),
+    SUM({LIVE} * c.cache_write_5m_tokens), SUM({LIVE} * c.cache_write_1h_tokens),
+    SUM({LIVE} * c.cache_read_tokens), SUM(c.cost_micro_usd),
+    SUM((1 - {LIVE}) * c.saved_micro_usd), SUM({LIVE} * c.saved_micro_usd)
 FROM llm_call c JOIN org o ON o.id = c.org_id
-GROUP BY c.org_id, CAST((c.created_at AT TIME ZONE o.timezone) AS DATE), COALESCE(c.user_id, 0),
-    COALESCE(c.customer_id, 0), c.agent, c.model, c.request_type
-""".format(live="CASE WHEN c.status = 'cached' THEN 0 ELSE 1 END")
+GROUP BY {key}
+"""
 
 
 def rebuild_rollups(engine: Engine) -> float:
-    """Empty usage_daily and sum the whole ledger into it; seconds taken."""
+    """Empty the roll-ups and sum the whole ledger into each; seconds taken."""
     began = time.perf_counter()
     with engine.begin() as conn:
         conn.execute(text("SET LOCAL work_mem = '1GB'"))
-        conn.execute(text("TRUNCATE usage_daily"))
-        conn.execute(text(ROLLUP_SQL))
+        for table in ROLLUPS:
+            conn.execute(text(f"TRUNCATE {table}"))
+            conn.execute(text(rollup_sql(table)))
     return time.perf_counter() - began
 
 
 def vacuum_analyze(engine: Engine) -> float:
-    """VACUUM ANALYZE both tables (statistics, and the visibility map autovacuum would set)."""
+    """VACUUM ANALYZE every table read (statistics, and the visibility map autovacuum would
+    set)."""
     began = time.perf_counter()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE llm_call"))
-        conn.execute(text("VACUUM ANALYZE usage_daily"))
+        for table in ("llm_call", *ROLLUPS):
+            conn.execute(text(f"VACUUM ANALYZE {table}"))
     return time.perf_counter() - began
 
 
@@ -390,43 +402,31 @@ def orphans(engine: Engine) -> int:
 
 
 def sizes(engine: Engine, org_id: int, month: Period) -> dict[str, Any]:
-    """Row counts and on-disk sizes of the ledger and the roll-ups."""
-    assert month.previous is not None
-    q = text(
-        """
-        SELECT
-          (SELECT count(*) FROM llm_call), (SELECT count(*) FROM llm_call WHERE org_id = :org),
-          (SELECT count(*) FROM usage_daily),
-          (SELECT count(*) FROM usage_daily WHERE org_id = :org),
-          (SELECT count(*) FROM usage_daily WHERE org_id = :org AND day >= :s AND day < :e),
-          (SELECT count(*) FROM usage_daily WHERE org_id = :org AND day >= :ps AND day < :pe),
-          pg_relation_size('llm_call'), pg_indexes_size('llm_call'),
-          pg_relation_size('usage_daily'), pg_indexes_size('usage_daily')
-        """
-    )
-    args = {
-        "org": org_id,
-        "s": month.start,
-        "e": month.end,
-        "ps": month.previous.start,
-        "pe": month.previous.end,
-    }
-    with engine.connect() as conn:
-        row = conn.execute(q, args).one()
+    """Row counts and on-disk sizes of the ledger and each roll-up."""
+    args = {"org": org_id, "s": month.start, "e": month.end}
     mib = 1024 * 1024
-    return {
-        "llm_call_rows": row[0],
-        "llm_call_rows_org": row[1],
-        "usage_daily_rows": row[2],
-        "usage_daily_rows_org": row[3],
-        "usage_daily_rows_month": row[4],
-        "usage_daily_rows_previous": row[5],
-        "ledger_rows_per_rollup_row": round(row[0] / row[2], 2) if row[2] else None,
-        "llm_call_heap_mib": round(row[6] / mib),
-        "llm_call_indexes_mib": round(row[7] / mib),
-        "usage_daily_heap_mib": round(row[8] / mib),
-        "usage_daily_indexes_mib": round(row[9] / mib),
-    }
+    out: dict[str, Any] = {}
+    with engine.connect() as conn:
+        for table in ("llm_call", *ROLLUPS):
+            month_rows = (
+                f"(SELECT count(*) FROM {table} WHERE org_id = :org AND day >= :s AND day < :e)"
+                if table in ROLLUPS
+                else "NULL"
+            )
+            row = conn.execute(
+                text(
+                    f"SELECT (SELECT count(*) FROM {table}), {month_rows}, "
+                    f"pg_relation_size('{table}'), pg_indexes_size('{table}')"
+                ),
+                args,
+            ).one()
+            out[table] = {
+                "rows": row[0],
+                "rows_this_month": row[1],
+                "heap_mib": round(row[2] / mib),
+                "indexes_mib": round(row[3] / mib),
+            }
+    return out
 
 
 # --- the report, two ways -----------------------------------------------------------------
@@ -442,7 +442,7 @@ class Report:
 
 
 def rollup_report(factory: sessionmaker[Session], org_id: int, p: Period) -> Report:
-    """The product's way: UsageRepository over usage_daily."""
+    """The product's way: UsageRepository over the roll-ups."""
     assert p.previous is not None
     with UnitOfWork(factory) as uow:
         usage = uow.usage
@@ -558,7 +558,7 @@ def explain(engine: Engine, sql: str, args: dict[str, Any]) -> str:
 
 
 EXPLAIN_ROLLUP = """
-SELECT customer_id, sum(cost_micro_usd) FROM usage_daily
+SELECT customer_id, sum(cost_micro_usd) FROM usage_daily_customer
 WHERE org_id = :org AND day >= :s AND day < :e GROUP BY customer_id
 ORDER BY 2 DESC LIMIT 10"""
 EXPLAIN_RAW = """
@@ -620,8 +620,6 @@ def measure(
         url, org_id, today, tz, args.product_iterations
     )
     engine.dispose()
-    if not args.no_experiments:
-        result["experiments"] = experiments(url, org_id, month, args)
     return result
 
 
@@ -632,174 +630,28 @@ def _describe(p: Period) -> str:
 
 def time_costs_report(url: str, org_id: int, today: date, tz: ZoneInfo, n: int) -> dict[str, Any]:
     """The product's own `/ai-cost` views (agents/costs/report.py): the overview (six periods,
-    "all time" included, each against the one before) and this month's breakdowns; on the
-    product's engine, then on one that never prepares statements server-side."""
+    "all time" included, each against the one before) and this month's breakdowns, on the
+    product's engine."""
     from agents.costs import report as reports
 
-    out: dict[str, Any] = {}
-    for name, engine in (("product_engine", make_engine(url)), ("custom_plans", custom(url))):
-        factory = session_factory(engine)
-
-        def overview(factory: sessionmaker[Session] = factory) -> None:
-            with UnitOfWork(factory) as uow:
-                reports.overview(uow.usage, org_id, today=today, tz=tz)
-
-        def month_breakdowns(factory: sessionmaker[Session] = factory) -> None:
-            with UnitOfWork(factory) as uow:
-                for by in DIMENSIONS:
-                    reports.breakdown(uow.usage, org_id, by, "month", today=today, tz=tz)
-
-        out[name] = {
-            "overview": timed_runs(overview, 1, n),
-            "month_breakdowns_x4": timed_runs(month_breakdowns, 1, n),
-        }
-        engine.dispose()
-    return out
-
-
-def custom(url: str, options: str | None = None) -> Engine:
-    """make_engine's settings, but psycopg never prepares statements on the server, so
-    PostgreSQL plans each execution for its own date range (no generic plan)."""
-    args: dict[str, Any] = {"prepare_threshold": None}
-    if options:
-        args["options"] = options
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args)
-
-
-# --- what would make it fast (scratch database only) ------------------------------------------
-
-COVERING_INDEX = """
-CREATE INDEX bench_usage_daily_covering ON usage_daily (org_id, day) INCLUDE (user_id,
-    customer_id, agent, model, request_type, requests, errors, cached_hits, input_tokens,
-    output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens,
-    cost_micro_usd, response_cache_saved_micro_usd, prompt_cache_saved_micro_usd)"""
-MEASURES = (
-    "requests, errors, cached_hits, input_tokens, output_tokens, cache_write_5m_tokens, "
-    "cache_write_1h_tokens, cache_read_tokens, cost_micro_usd, "
-    "response_cache_saved_micro_usd, prompt_cache_saved_micro_usd"
-)
-NARROW = {  # a roll-up per report dimension instead of one keyed on all of them
-    "bench_usage_scope": "agent, model, request_type",
-    "bench_usage_user": "user_id",
-    "bench_usage_customer": "customer_id",
-}
-SUMS = (
-    "sum(requests), sum(errors), sum(cached_hits), sum(input_tokens), sum(output_tokens), "
-    "sum(cache_write_5m_tokens + cache_write_1h_tokens), sum(cache_read_tokens), "
-    "sum(cost_micro_usd), sum(response_cache_saved_micro_usd), sum(prompt_cache_saved_micro_usd)"
-)
-
-
-def experiments(url: str, org_id: int, month: Period, args: argparse.Namespace) -> dict[str, Any]:
-    """The same report under changes tried in the scratch database, each undone after (the
-    last, CLUSTER, is kept: the roll-up is rebuilt before the next size anyway)."""
-    n = args.experiment_iterations
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    out: dict[str, Any] = {}
-
-    def report_on(engine: Engine) -> dict[str, Any]:
-        factory = session_factory(engine)
-        result = timed_runs(lambda: rollup_report(factory, org_id, month), 2, n)
-        engine.dispose()
-        return result
-
-    progress("  experiment: custom plans, JIT off")
-    out["custom_plans"] = report_on(custom(url))
-    out["custom_plans_jit_off"] = report_on(custom(url, "-c jit=off"))
-    progress("  experiment: covering index")
-    with admin.connect() as conn:
-        began = time.perf_counter()
-        conn.execute(text(COVERING_INDEX))
-        conn.execute(text("VACUUM ANALYZE usage_daily"))
-        build = time.perf_counter() - began
-        size = conn.execute(text("SELECT pg_relation_size('bench_usage_daily_covering')"))
-        out["covering_index"] = {
-            **report_on(make_engine(url)),
-            "build_s": round(build, 1),
-            "size_mib": round(size.scalar_one() / 2**20),
-        }
-        out["covering_index_custom_plans_jit_off"] = report_on(custom(url, "-c jit=off"))
-        conn.execute(text("DROP INDEX bench_usage_daily_covering"))
-    progress("  experiment: one roll-up per dimension")
-    out["per_dimension_rollups"] = narrow_rollups(admin, url, org_id, month, n)
-    progress("  experiment: roll-up clustered by (org_id, day)")
-    with admin.connect() as conn:
-        began = time.perf_counter()
-        conn.execute(
-            text(
-                "CLUSTER usage_daily USING "
-                "uq_usage_daily_org_id_day_user_id_customer_id_agent_mod_b723"
-            )
-        )
-        conn.execute(text("ANALYZE usage_daily"))
-        out["clustered"] = {
-            **report_on(make_engine(url)),
-            "cluster_s": round(time.perf_counter() - began, 1),
-        }
-    out["clustered_custom_plans_jit_off"] = report_on(custom(url, "-c jit=off"))
-    admin.dispose()
-    return out
-
-
-def narrow_rollups(admin: Engine, url: str, org_id: int, month: Period, n: int) -> dict[str, Any]:
-    """Build the three narrow roll-ups from usage_daily, time the same report on them in SQL
-    (same eight statements), check it against the product's, drop them."""
-    assert month.previous is not None
-    with admin.connect() as conn:
-        began = time.perf_counter()
-        for table, key in NARROW.items():
-            conn.execute(
-                text(
-                    f"CREATE TABLE {table} AS SELECT org_id, day, {key}, "
-                    + ", ".join(f"sum({m}) AS {m}" for m in MEASURES.split(", "))
-                    + f" FROM usage_daily GROUP BY org_id, day, {key} ORDER BY org_id, day"
-                )
-            )
-            conn.execute(text(f"CREATE UNIQUE INDEX ON {table} (org_id, day, {key})"))
-            conn.execute(text(f"VACUUM ANALYZE {table}"))
-        rows = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in NARROW}
-        build = time.perf_counter() - began
     engine = make_engine(url)
-    where = "WHERE org_id = :org AND day >= :s AND day < :e"
-    now = {"org": org_id, "s": month.start, "e": month.end}
-    before = {"org": org_id, "s": month.previous.start, "e": month.previous.end}
+    factory = session_factory(engine)
 
-    def top(table: str, key: str) -> str:
-        return (
-            f"SELECT {key}, {SUMS} FROM {table} {where} GROUP BY {key} "
-            "ORDER BY sum(cost_micro_usd) DESC LIMIT 10"
-        )
+    def overview() -> None:
+        with UnitOfWork(factory) as uow:
+            reports.overview(uow.usage, org_id, today=today, tz=tz)
 
-    statements = [
-        (f"SELECT {SUMS} FROM bench_usage_scope {where}", now),
-        (f"SELECT {SUMS} FROM bench_usage_scope {where}", before),
-        (top("bench_usage_user", "user_id"), now),
-        (top("bench_usage_customer", "customer_id"), now),
-        (top("bench_usage_scope", "model"), now),
-        (top("bench_usage_scope", "agent"), now),
-    ]
+    def month_breakdowns() -> None:
+        with UnitOfWork(factory) as uow:
+            for by in DIMENSIONS:
+                reports.breakdown(uow.usage, org_id, by, "month", today=today, tz=tz)
 
-    def report() -> list[Any]:
-        with engine.connect() as conn:
-            results = [conn.execute(text(q), a).all() for q, a in statements]
-            for ids, table in ((results[2], "app_user"), (results[3], "customer")):
-                keys = [r[0] for r in ids]
-                conn.execute(
-                    text(f"SELECT id, name FROM {table} WHERE id = ANY(:ids)"), {"ids": keys}
-                ).all()
-        return results
-
-    timing = timed_runs(report, 2, n)
-    product = rollup_report(session_factory(engine), org_id, month)
-    got = report()
-    same = UsageTotals(*(int(v or 0) for v in got[0][0])) == product.current and [
-        str(r[0]) for r in got[3]
-    ] == [g.key for g in product.groups["customer"]]
+    out = {
+        "overview": timed_runs(overview, 1, n),
+        "month_breakdowns_x4": timed_runs(month_breakdowns, 1, n),
+    }
     engine.dispose()
-    with admin.connect() as conn:
-        for table in NARROW:
-            conn.execute(text(f"DROP TABLE {table}"))
-    return {**timing, "build_s": round(build, 1), "rows": rows, "agrees": same}
+    return out
 
 
 def loadavg() -> str:
@@ -849,10 +701,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--raw-iterations", type=int, default=10)
-    parser.add_argument("--experiment-iterations", type=int, default=20)
-    parser.add_argument("--product-iterations", type=int, default=3)
+    parser.add_argument("--product-iterations", type=int, default=5)
     parser.add_argument("--no-raw", action="store_true", help="skip the raw-ledger baseline")
-    parser.add_argument("--no-experiments", action="store_true")
     parser.add_argument("--check-orphans", action="store_true", default=True)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
@@ -893,7 +743,6 @@ def markdown(result: dict[str, Any], argv: list[str]) -> str:
     last = steps[-1]
     verdict = "met" if last["rollup_month"]["p95_ms"] < 300 else "NOT met"
     product = "\n".join(_product_row(s) for s in steps)
-    tried = "\n".join(_experiment_rows(s) for s in steps if "experiments" in s)
     load = result["load_average"]
     return f"""
 Machine: {m["platform"]}, {m["cpu_count"]} CPUs, Python {m["python"]}; PostgreSQL
@@ -908,14 +757,17 @@ customers each), {SPAN_DAYS} days ending now, volume growing threefold over the 
 in time order. Mix: triage and help on Haiku, customer and drafting on Sonnet, regenerations
 on Opus, digests; models switch on the dates of prices.json and are priced with its rates;
 ~1.5 % errors, ~4 % response-cache hits, 75–80 % prompt-cache reads on Sonnet. Reps are skewed
-(a few heavy users) and mostly ask about their own book of 25 customers. `usage_daily` is
-rebuilt with migration 0003's backfill (no ORDER BY, like the migration), then `VACUUM ANALYZE`.
+(a few heavy users) and mostly ask about their own book of 25 customers. The three roll-ups
+(`usage_daily_org` per day × agent × model × request type, `usage_daily_user` per day × user,
+`usage_daily_customer` per day × customer) are rebuilt from the ledger in SQL, then `VACUUM
+ANALYZE`.
 
-The report (one UnitOfWork, `UsageRepository` on `usage_daily`): `totals` for this month to
-date and its previous period ({last["month"]}), plus `breakdown` top 10 by user, customer,
-model and agent (with name look-ups): 8 statements. "last month" is the same for the full
-previous month. "raw ledger" computes the same numbers from `llm_call` (`ledger_totals` and
-GROUP BYs over the org-local days' UTC instants). Times are the whole report after warm-up.
+The report (one UnitOfWork, `UsageRepository`, each statement on the narrowest roll-up with
+its dimension): `totals` for this month to date and its previous period ({last["month"]}),
+plus `breakdown` top 10 by user, customer, model and agent (with name look-ups): 8 statements.
+"last month" is the same for the full previous month. "raw ledger" computes the same numbers
+from `llm_call` (`ledger_totals` and GROUP BYs over the org-local days' UTC instants). Times
+are the whole report after warm-up.
 
 {TIMING_HEAD}
 {timing}
@@ -934,107 +786,31 @@ previous period per key and the totals).
 {PRODUCT_HEAD}
 {product}
 
-"custom plans": the same engine with psycopg's `prepare_threshold=None`. On the product
-engine psycopg prepares a statement on the server after its 5th execution on a connection,
-and PostgreSQL then moves to a generic plan that assumes a few thousand rows for any
-`day >= $2 AND day < $3`: an index scan, also for "all time".
-
-Tried in the scratch database after each size (product code unchanged; each change undone
-before the next, CLUSTER last): the same roll-up report with custom plans and with JIT off
-too; with a covering index `usage_daily (org_id, day) INCLUDE (every key and measure)`; on
-three narrow roll-ups instead of one (per (day, agent, model, request type), per (day, user),
-per (day, customer), built from usage_daily; the same 8 statements in SQL, checked against
-the product's numbers); and with usage_daily clustered on its (org_id, day, …) key, as rows
-appended day by day would lie.
-
-{EXPERIMENT_HEAD}
-{tried}
-
 **Reading.** Target p95 < 300 ms at {last["ledger_rows"]:,} rows: {verdict}
 (roll-up report p95 {last["rollup_month"]["p95_ms"]} ms; raw ledger p95
-{(last.get("raw_month") or {}).get("p95_ms", "—")} ms). {_reading(last)}
+{(last.get("raw_month") or {}).get("p95_ms", "—")} ms). Before the narrow roll-ups (up to commit
+cbd2715) one roll-up keyed on day × user × customer × agent × model × type held
+1.7 ledger rows per row at 10 M, and the same report took p95 2.4 s (6.8 s under load); the
+product's overview took 17.6 s because psycopg's server-side prepared statements let
+PostgreSQL reuse one generic plan for every date range, which `plan_cache_mode =
+force_custom_plan` (storage/db.py) now prevents.
 """
 
 
-def _reading(last: dict[str, Any]) -> str:
-    """What the last (largest) size says, in sentences built from its numbers."""
-    z, e = last["sizes"], last.get("experiments", {})
-    text = (
-        f"The roll-up holds {z['ledger_rows_per_rollup_row']} ledger rows per row: its key "
-        "(day × user × customer × agent × model × request type) is nearly as fine as the "
-        "ledger when reps ask about many customers every day, so this month is "
-        f"{z['usage_daily_rows_month']:,} roll-up rows to aggregate for each statement."
-    )
-    if e:
-        narrow = e["per_dimension_rollups"]
-        under = "bring it under target" if narrow["p95_ms"] < 300 else "come closest"
-        text += (
-            f" Of the changes tried, the narrow roll-ups {under} (p95 {narrow['p95_ms']} ms, "
-            f"{', '.join(f'{v:,}' for v in narrow['rows'].values())} rows); a covering index "
-            f"(p95 {e['covering_index']['p95_ms']} ms) or day-ordered rows (clustered, p95 "
-            f"{e['clustered']['p95_ms']} ms) cut the reading of scattered pages but not the "
-            "aggregation."
-        )
-    views = last.get("agents_costs_report", {})
-    if "product_engine" in views and "custom_plans" in views:
-        slow, fast = views["product_engine"]["overview"], views["custom_plans"]["overview"]
-        text += (
-            f" The product's `/ai-cost` overview takes {slow['p50_ms'] / 1000:.1f} s p50 on "
-            f"the product's engine against {fast['p50_ms'] / 1000:.1f} s with custom plans: "
-            "once psycopg has prepared the totals statement, PostgreSQL's generic plan reads "
-            '"all time" through the index, row by row.'
-        )
-    return text
-
-
 def _product_row(s: dict[str, Any]) -> str:
-    rows = []
-    for name, p in s["agents_costs_report"].items():
-        engine = {"product_engine": "storage.db.make_engine", "custom_plans": "custom plans"}
-        rows.append(
-            f"| {s['ledger_rows']:,} | {engine[name]} | "
-            f"{_ms(p['overview'])} ({p['overview']['n']}) | "
-            f"{_ms(p['month_breakdowns_x4'])} ({p['month_breakdowns_x4']['n']}) |"
-        )
-    return "\n".join(rows)
-
-
-def _experiment_rows(s: dict[str, Any]) -> str:
-    e = s["experiments"]
-    narrow = e["per_dimension_rollups"]
-    rows = [
-        ("as generated (backfill order), product engine", s["rollup_month"], ""),
-        ("custom plans (no server-side prepare)", e["custom_plans"], ""),
-        ("custom plans, JIT off", e["custom_plans_jit_off"], ""),
-        (
-            "covering index",
-            e["covering_index"],
-            f"{e['covering_index']['size_mib']} MiB, {e['covering_index']['build_s']} s",
-        ),
-        ("covering index, custom plans, JIT off", e["covering_index_custom_plans_jit_off"], ""),
-        (
-            "three narrow roll-ups",
-            narrow,
-            f"rows {', '.join(f'{v:,}' for v in narrow['rows'].values())}; "
-            f"agrees: {narrow['agrees']}",
-        ),
-        ("clustered by (org_id, day)", e["clustered"], f"CLUSTER {e['clustered']['cluster_s']} s"),
-        ("clustered, custom plans, JIT off", e["clustered_custom_plans_jit_off"], ""),
-    ]
-    return "\n".join(
-        f"| {s['ledger_rows']:,} | {name} | {_ms(t)} ({t['n']}) | {note} |"
-        for name, t, note in rows
+    p = s["agents_costs_report"]
+    return (
+        f"| {s['ledger_rows']:,} | {_ms(p['overview'])} ({p['overview']['n']}) | "
+        f"{_ms(p['month_breakdowns_x4'])} ({p['month_breakdowns_x4']['n']}) |"
     )
 
 
 PRODUCT_HEAD = _head(
     "ledger rows",
-    "engine",
     "`overview` p50 / p95 / max ms (n)",
     "4 × `breakdown(…, 'month')` p50 / p95 / max ms (n)",
     text_last=False,
 )
-EXPERIMENT_HEAD = _head("ledger rows", "roll-up report", "p50 / p95 / max ms (n)", "note")
 TIMING_HEAD = _head(
     "ledger rows",
     "generate s",
@@ -1046,10 +822,11 @@ TIMING_HEAD = _head(
 )
 SIZE_HEAD = _head(
     "ledger rows",
-    "usage_daily rows (org; this month; previous)",
-    "ledger rows per roll-up row",
-    "llm_call heap + indexes MiB",
-    "usage_daily heap + indexes MiB",
+    "rows: org roll-up (this month)",
+    "user roll-up (this month)",
+    "customer roll-up (this month)",
+    "heap + indexes MiB: ledger",
+    "org / user / customer roll-ups",
     text_last=False,
 )
 
@@ -1074,12 +851,12 @@ def _timing_row(s: dict[str, Any]) -> str:
 
 def _size_row(s: dict[str, Any]) -> str:
     z = s["sizes"]
+    counts = " | ".join(f"{z[t]['rows']:,} ({z[t]['rows_this_month']:,})" for t in ROLLUPS)
+    disk = " / ".join(f"{z[t]['heap_mib']} + {z[t]['indexes_mib']}" for t in ROLLUPS)
+    ledger = z["llm_call"]
     return (
-        f"| {s['ledger_rows']:,} | {z['usage_daily_rows']:,} ({z['usage_daily_rows_org']:,}; "
-        f"{z['usage_daily_rows_month']:,}; {z['usage_daily_rows_previous']:,}) | "
-        f"{z['ledger_rows_per_rollup_row']} | "
-        f"{z['llm_call_heap_mib']} + {z['llm_call_indexes_mib']} | "
-        f"{z['usage_daily_heap_mib']} + {z['usage_daily_indexes_mib']} |"
+        f"| {s['ledger_rows']:,} | {counts} | {ledger['heap_mib']} + {ledger['indexes_mib']} | "
+        f"{disk} |"
     )
 
 
