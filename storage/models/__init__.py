@@ -27,8 +27,11 @@ from storage.models.enums import (
     DraftStatus,
     MessageRole,
     Role,
+    SuggestionRule,
+    SuggestionStatus,
     TaskStatus,
 )
+from storage.models.suggestions import Suggestion, SuggestionDecision
 from storage.models.usage import (
     NOBODY,
     ROLLUP_MEASURES,
@@ -75,6 +78,10 @@ __all__ = [
     "Org",
     "Product",
     "Role",
+    "Suggestion",
+    "SuggestionDecision",
+    "SuggestionRule",
+    "SuggestionStatus",
     "Task",
     "TaskStatus",
     "UsageDailyCustomer",

@@ -96,3 +96,25 @@ class BudgetMetric(StrEnum):
 
     COST = "cost"
     REQUESTS = "requests"
+
+
+class SuggestionRule(StrEnum):
+    """Which condition raised a suggestion (storage/repositories/suggestion_rules.py)."""
+
+    SILENT_ACCOUNT = "silent_account"
+    STALE_DEAL = "stale_deal"
+    OVERDUE_TASK = "overdue_task"
+    OVERDUE_INVOICE = "overdue_invoice"
+    UPSELL = "upsell"
+
+
+class SuggestionStatus(StrEnum):
+    """open → accepted | dismissed | snoozed by a person, or → resolved by a scan that no longer
+    finds the condition. A scan reopens a resolved one at once, a snoozed one after
+    `snoozed_until`, a dismissed or accepted one after its quiet period."""
+
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DISMISSED = "dismissed"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
