@@ -16,6 +16,7 @@ from storage.repositories import (
     DraftRepository,
     LedgerRepository,
     OrgRepository,
+    SuggestionRepository,
     UsageRepository,
 )
 
@@ -37,6 +38,7 @@ class UnitOfWork:
         self.usage = UsageRepository(self.session)
         self.budgets = BudgetRepository(self.session)
         self.claims = ClaimRepository(self.session)
+        self.suggestions = SuggestionRepository(self.session)
         return self
 
     def __exit__(

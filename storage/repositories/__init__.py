@@ -6,6 +6,7 @@ from storage.repositories.crm import CrmRepository
 from storage.repositories.drafts import DraftRepository
 from storage.repositories.ledger import AuditRepository, LedgerRepository
 from storage.repositories.orgs import OrgRepository
+from storage.repositories.suggestions import SuggestionRepository
 from storage.repositories.usage import UsageRepository
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "DraftRepository",
     "LedgerRepository",
     "OrgRepository",
+    "SuggestionRepository",
     "UsageRepository",
 ]
