@@ -31,8 +31,7 @@ import redis
 from _common import machine, percentile, write_section
 from anthropic.types import Message, TextBlock
 from anthropic.types import Usage as ApiUsage
-from sqlalchemy import Engine, create_engine, insert, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.llm.port import LLMRequest
@@ -47,8 +46,8 @@ from storage.db import make_engine, session_factory
 from storage.limits import Counters, MemoryCounters, RedisCounters
 from storage.migrate import upgrade
 from storage.models import (
-    ROLLUP_KEY,
     ROLLUP_MEASURES,
+    ROLLUPS,
     BudgetMetric,
     BudgetPeriod,
     BudgetScope,
@@ -57,7 +56,6 @@ from storage.models import (
     LLMCall,
     Org,
     Role,
-    UsageDaily,
     User,
 )
 from storage.repositories.usage import _rollup_values
@@ -354,61 +352,39 @@ def ledger_row(world: World, usage: Any, cost: int) -> LLMCall:
 def ledger_alternatives(
     meter: Meter, world: World, usage: Any, cost: int, n: int, fast: sessionmaker[Session]
 ) -> dict[str, Any]:
-    """The ledger write done other ways, to show what a change in storage/repositories/usage.py
-    would buy (emulated here; the product is unchanged): the roll-up upsert built once instead
-    of per call, plus a Core INSERT instead of an ORM flush, and both rows in one statement."""
-    upsert = _prebuilt_upsert()
-    ledger_insert = insert(LLMCall)
+    """The ledger write done other ways, to show what a change would buy (emulated here; the
+    product is unchanged): the ledger row and the three roll-up upserts as one statement, and
+    the product's statements with `synchronous_commit` off for that transaction only."""
     one_statement = text(_ONE_STATEMENT)
 
-    def values(row: LLMCall, uow: UnitOfWork) -> dict[str, Any]:
-        return _rollup_values(row, meter.local_day(world.org_id, row.created_at, uow))
+    def record(row: LLMCall, uow: UnitOfWork) -> None:
+        uow.usage.record(row, day=meter.local_day(world.org_id, row.created_at, uow))
 
-    def prebuilt_upsert() -> None:
-        row = ledger_row(world, usage, cost)
-        with UnitOfWork(meter.factory) as uow:
-            uow.session.add(row)
-            uow.session.flush()
-            uow.session.connection().execute(upsert, values(row, uow))
-            uow.commit()
-
-    def core_both(factory: sessionmaker[Session] = meter.factory) -> None:
+    def product(factory: sessionmaker[Session] = meter.factory, sync: bool = True) -> None:
         row = ledger_row(world, usage, cost)
         with UnitOfWork(factory) as uow:
-            conn = uow.session.connection()
-            conn.execute(ledger_insert, _columns(row))
-            conn.execute(upsert, values(row, uow))
+            if not sync:
+                uow.session.execute(text("SET LOCAL synchronous_commit = off"))
+            record(row, uow)
             uow.commit()
 
     def single() -> None:
         row = ledger_row(world, usage, cost)
         with UnitOfWork(meter.factory) as uow:
-            params = {**_columns(row), **{f"r_{k}": v for k, v in values(row, uow).items()}}
+            day = meter.local_day(world.org_id, row.created_at, uow)
+            params = {**_columns(row), **{f"r_{k}": v for k, v in _rollup_values(row, day).items()}}
             uow.session.connection().execute(one_statement, params)
-            uow.commit()
-
-    def product() -> None:
-        row = ledger_row(world, usage, cost)
-        with UnitOfWork(meter.factory) as uow:
-            uow.usage.record(row, day=meter.local_day(world.org_id, row.created_at, uow))
             uow.commit()
 
     return interleaved(
         {
             "product": product,
-            "prebuilt_upsert": prebuilt_upsert,
-            "core_insert_and_prebuilt_upsert": core_both,
             "one_statement": single,
-            "core_and_prebuilt_no_pre_ping_sync_commit_off": lambda: core_both(fast),
+            "product_synchronous_commit_off": lambda: product(sync=False),
+            "product_no_pre_ping_synchronous_commit_off": lambda: product(fast),
         },
         n,
     )
-
-
-def _prebuilt_upsert() -> Any:
-    stmt = pg_insert(UsageDaily)
-    added = {m: getattr(UsageDaily, m) + getattr(stmt.excluded, m) for m in ROLLUP_MEASURES}
-    return stmt.on_conflict_do_update(index_elements=list(ROLLUP_KEY), set_=added)
 
 
 _LEDGER_COLUMNS = [c.key for c in LLMCall.__table__.columns if c.key != "id"]
@@ -418,16 +394,23 @@ def _columns(row: LLMCall) -> dict[str, Any]:
     return {name: getattr(row, name) for name in _LEDGER_COLUMNS}
 
 
-_ROLLUP_COLUMNS = [*ROLLUP_KEY, *ROLLUP_MEASURES]
+def _upsert_cte(table: type[Any]) -> str:
+    columns = [*table.KEY, *ROLLUP_MEASURES]
+    name = table.__tablename__
+    return f"""{name} AS (
+    INSERT INTO {name} ({", ".join(columns)})
+    VALUES ({", ".join(":r_" + c for c in columns)})
+    ON CONFLICT ({", ".join(table.KEY)}) DO UPDATE SET
+        {", ".join(f"{m} = {name}.{m} + excluded.{m}" for m in ROLLUP_MEASURES)}
+    RETURNING 1)"""
+
+
 _ONE_STATEMENT = f"""
 WITH call AS (
     INSERT INTO llm_call ({", ".join(_LEDGER_COLUMNS)})
-    VALUES ({", ".join(":" + c for c in _LEDGER_COLUMNS)}) RETURNING id)
-INSERT INTO usage_daily ({", ".join(_ROLLUP_COLUMNS)})
-VALUES ({", ".join(":r_" + c for c in _ROLLUP_COLUMNS)})
-ON CONFLICT ({", ".join(ROLLUP_KEY)}) DO UPDATE SET
-    {", ".join(f"{m} = usage_daily.{m} + excluded.{m}" for m in ROLLUP_MEASURES)}
-RETURNING (SELECT id FROM call)
+    VALUES ({", ".join(":" + c for c in _LEDGER_COLUMNS)}) RETURNING id),
+{", ".join(_upsert_cte(t) for t in ROLLUPS)}
+SELECT id FROM call  -- data-modifying CTEs run whether or not they are read
 """
 
 

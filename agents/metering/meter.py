@@ -19,6 +19,7 @@ from agents.metering.prices import Price, PriceCatalog, Usage
 from agents.metering.response_cache import CachedResponse, ResponseCache
 from agents.metering.rules import CallScope
 from agents.tools.base import RunState
+from storage.db import retry_on_lost_connection
 from storage.models import CallStatus, LLMCall
 from storage.types import utcnow
 from storage.uow import UnitOfWork
@@ -78,8 +79,12 @@ class Meter:
         budgets: BudgetGuard | None = None,
         cache: ResponseCache | None = None,
         clock: Callable[[], datetime] = utcnow,
+        ledger_factory: sessionmaker[Session] | None = None,
     ) -> None:
         self.factory = factory
+        # Ledger writes may use a pool without pre-ping (half the write's time); they retry
+        # once on a connection the server dropped instead.
+        self.ledger_factory = ledger_factory or factory
         self.catalog = catalog
         self.budgets = budgets
         self.cache = cache
@@ -92,6 +97,19 @@ class Meter:
         """An LLM that records every call against `attribution`; the customer a run finds
         (in `state`) is attributed from the next call on."""
         return MeteredLLM(llm, meter=self, attribution=attribution, state=state or RunState())
+
+    def write(self, row: LLMCall) -> None:
+        """Append a ledger row in its own transaction (the ledger must keep it even if the run
+        fails later); the roll-ups move in the same transaction, so they never disagree.
+
+        Retried once when the pooled connection turns out dead (a database restart)."""
+
+        def once() -> None:
+            with UnitOfWork(self.ledger_factory) as uow:
+                uow.usage.record(row, day=self.local_day(row.org_id, row.created_at, uow))
+                uow.commit()
+
+        retry_on_lost_connection(once)
 
     def local_day(self, org_id: int, at: datetime, uow: UnitOfWork) -> date:
         """The org-local date of `at`: roll-ups and budgets follow the org's timezone."""
@@ -249,11 +267,7 @@ class MeteredLLM:
             error=error,
             request_id=request_id,
         )
-        # Its own transaction: the ledger must keep the row even if the run fails later;
-        # the day's roll-up moves in the same transaction, so the two never disagree.
-        with UnitOfWork(self.meter.factory) as uow:
-            uow.usage.record(row, day=self.meter.local_day(a.org_id, started_at, uow))
-            uow.commit()
+        self.meter.write(row)
 
 
 def _zone(name: str) -> ZoneInfo:
