@@ -1,13 +1,20 @@
-"""Background jobs. Embedded mode runs them on an in-process pool; the job-engine issue adds a
-production engine behind the same `defer(task, payload)` call."""
+"""Background jobs: one set of task functions, two engines behind the same calls.
+
+Embedded mode (SQLite) runs them on the in-process pool below; production (PostgreSQL) defers
+them into procrastinate and `countersign worker` runs them (bot/procrastinate_runner.py).
+Delivery is at-least-once in production, so every task must be idempotent."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +22,7 @@ Task = Callable[[dict[str, Any]], None]
 
 
 class JobRunner(Protocol):
-    """Hands work off the request thread. `defer` must return fast (it sits before the ack)."""
+    """What listeners see. `defer` must return fast (it sits before the ack)."""
 
     def defer(self, task: str, payload: dict[str, Any]) -> None:
         """Queue `task` with a JSON-serialisable payload."""
@@ -23,6 +30,30 @@ class JobRunner(Protocol):
 
     def shutdown(self, *, wait: bool) -> None:
         """Stop taking work; with wait, finish what is queued."""
+        ...
+
+
+class TaskRunner(JobRunner, Protocol):
+    """What the process wires: task registration, periodic schedules, transactional defer."""
+
+    def register(self, name: str, task: Task) -> None:
+        """Make `task` runnable under `name` (registering a name again replaces its body)."""
+        ...
+
+    def registered(self, name: str) -> bool:
+        """Whether a body is registered under `name`."""
+        ...
+
+    def every(self, seconds: float, task: str) -> None:
+        """Run `task` once every `seconds`; its payload carries the period's `timestamp`."""
+        ...
+
+    def defer_in(self, session: Session, task: str, payload: dict[str, Any]) -> None:
+        """Queue `task` as part of the session's transaction: queued if and only if it commits."""
+        ...
+
+    def idle(self) -> bool:
+        """True when no job is queued or running."""
         ...
 
 
@@ -37,16 +68,21 @@ class InProcessRunner:
         self._stopping = threading.Event()
 
     def register(self, name: str, task: Task) -> None:
-        """Make `task` runnable under `name`."""
         self._tasks[name] = task
 
+    def registered(self, name: str) -> bool:
+        return name in self._tasks
+
     def defer(self, task: str, payload: dict[str, Any]) -> None:
-        if task not in self._tasks:
-            raise KeyError(f"no task registered as {task!r}")
+        self._check(task)
         future = self._pool.submit(self._run, task, payload)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
+
+    def defer_in(self, session: Session, task: str, payload: dict[str, Any]) -> None:
+        self._check(task)
+        after_commit(session, lambda: self.defer(task, payload))
 
     def every(self, seconds: float, task: str) -> None:
         """Defer `task` every `seconds` until shutdown (embedded mode's scheduler; the job
@@ -55,11 +91,15 @@ class InProcessRunner:
         def tick() -> None:
             while not self._stopping.wait(seconds):
                 try:
-                    self.defer(task, {})
+                    self.defer(task, {"timestamp": int(time.time())})
                 except RuntimeError:  # the pool shut down between the wait and the defer
                     return
 
         threading.Thread(target=tick, name=f"countersign-every-{task}", daemon=True).start()
+
+    def _check(self, task: str) -> None:
+        if task not in self._tasks:
+            raise KeyError(f"no task registered as {task!r}")
 
     def _run(self, task: str, payload: dict[str, Any]) -> None:
         try:
@@ -79,3 +119,33 @@ class InProcessRunner:
     def shutdown(self, *, wait: bool) -> None:
         self._stopping.set()
         self._pool.shutdown(wait=wait)
+
+
+_AFTER_COMMIT = "countersign.after_commit"
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` once the session's current transaction commits; drop it if it does not."""
+    session.connection()  # begin the transaction now, so its commit is the one we wait for
+    actions: list[Callable[[], None]] | None = session.info.get(_AFTER_COMMIT)
+    if actions is None:
+        actions = session.info[_AFTER_COMMIT] = []
+        event.listen(session, "after_commit", _run_actions)
+        event.listen(session, "after_transaction_end", _drop_actions)
+    actions.append(action)
+
+
+def _run_actions(session: Session) -> None:
+    actions = session.info.get(_AFTER_COMMIT, [])
+    while actions:
+        action = actions.pop(0)
+        try:
+            action()
+        except Exception:  # the rows are committed; the caller's commit must not look failed
+            log.exception("a job queued for after the commit could not be queued")
+
+
+def _drop_actions(session: Session, transaction: SessionTransaction) -> None:
+    # Runs after after_commit on a commit; on a rollback or close it forgets the jobs.
+    if transaction.parent is None:
+        session.info.get(_AFTER_COMMIT, []).clear()

@@ -31,7 +31,7 @@ from bot.emulator.mailbox import Mailbox
 from bot.emulator.workspace import PostedMessage
 from bot.serve import make_http_server
 from bot.services import Services, build_services
-from bot.settings import DigestSettings, RuntimeSettings, Settings, SlackSettings
+from bot.settings import DigestSettings, JobSettings, RuntimeSettings, Settings, SlackSettings
 from storage import migrate
 from storage.db import make_engine, session_factory
 from storage.demo import seed_demo
@@ -165,6 +165,8 @@ def sandbox(
             smtp=SmtpSettings(host=mailbox.host, port=mailbox.port, security="none"),
             cost=cost or CostSettings(),
             digest=digest or DigestSettings(admin_channel=ADMIN_CHANNEL),
+            # One process is the whole sandbox, on PostgreSQL too: its jobs run in it.
+            jobs=JobSettings(engine="inprocess"),
         )
         org_id = _prepare_database(settings)
         services = build_services(settings)

@@ -9,9 +9,8 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from waitress.server import create_server
 
 from bot.app import build_app
-from bot.digest import schedule_digests
-from bot.draft_jobs import EXPIRE_DRAFTS
 from bot.http import wsgi_app
+from bot.periodic import schedule_periodic
 from bot.services import Services
 from bot.settings import Settings
 
@@ -62,7 +61,8 @@ def serve_socket_mode(settings: Settings, services: Services) -> None:
 
 
 def _schedule(settings: Settings, services: Services) -> None:
-    """Periodic work of a serving process: expire drafts nobody decided on; post the daily
-    cost digests that are due (a tick a minute; the claim makes it once per org and day)."""
-    services.runner.every(settings.drafts.sweep_seconds, EXPIRE_DRAFTS)
-    schedule_digests(services)
+    """Periodic work: in embedded mode this process runs it; with the job engine it only knows
+    the schedule, and `countersign worker` processes run each period once between them."""
+    schedule_periodic(services)
+    if settings.jobs.engine_for(settings.storage.resolved_database_url()) == "procrastinate":
+        log.info("jobs are queued in PostgreSQL: run `countersign worker` to carry them out")

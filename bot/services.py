@@ -19,7 +19,8 @@ from agents.metering.budgets import BudgetGuard
 from agents.metering.ratelimits import RateLimits
 from agents.metering.response_cache import ResponseCache
 from agents.metering.settings import CostSettings
-from bot.runner import InProcessRunner
+from bot.procrastinate_runner import ProcrastinateRunner
+from bot.runner import InProcessRunner, TaskRunner
 from bot.settings import Settings
 from storage.cache import ClaimStore, store_from_url
 from storage.db import engine_from_settings, session_factory
@@ -32,9 +33,10 @@ class Services:
 
     settings: Settings
     engine: Engine
+    ledger_engine: Engine
     factory: sessionmaker[Session]
     store: ClaimStore
-    runner: InProcessRunner
+    runner: TaskRunner
     assistant: Assistant
     drafts: DraftService
     slack: WebClient
@@ -46,6 +48,7 @@ class Services:
         """Finish queued jobs, then release connections."""
         self.runner.shutdown(wait=True)
         self.engine.dispose()
+        self.ledger_engine.dispose()
 
 
 def make_llm(settings: Settings) -> LLM:
@@ -64,8 +67,10 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
     budgets = BudgetGuard(
         factory=factory, counters=counters_from_url(redis_url), settings=settings.cost
     )
+    ledger_engine = _ledger_engine(settings, engine)
     meter = Meter(
         factory=factory,
+        ledger_factory=session_factory(ledger_engine),
         catalog=PriceCatalog.load(settings.cost.prices_file),
         budgets=budgets,
         cache=response_cache(store, settings.cost),
@@ -89,9 +94,10 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
     return Services(
         settings=settings,
         engine=engine,
+        ledger_engine=ledger_engine,
         factory=factory,
         store=store,
-        runner=InProcessRunner(workers=settings.runtime.workers),
+        runner=make_runner(settings, engine),
         assistant=assistant,
         drafts=drafts,
         slack=WebClient(
@@ -101,6 +107,22 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
         budgets=budgets,
         rate_limits=rate_limits,
     )
+
+
+def make_runner(settings: Settings, engine: Engine) -> TaskRunner:
+    """The job engine COUNTERSIGN_JOBS names (by default: procrastinate on PostgreSQL)."""
+    url = settings.storage.resolved_database_url()
+    if settings.jobs.engine_for(url) == "procrastinate":
+        return ProcrastinateRunner(engine=engine, database_url=url, settings=settings.jobs)
+    return InProcessRunner(workers=settings.runtime.workers)
+
+
+def _ledger_engine(settings: Settings, engine: Engine) -> Engine:
+    """PostgreSQL: a second pool, without pre-ping, for the ledger writes every model
+    call waits on (the meter retries a dropped connection instead). SQLite: the same engine."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine_from_settings(settings.storage, pre_ping=False)
 
 
 def response_cache(store: ClaimStore, settings: CostSettings) -> ResponseCache | None:

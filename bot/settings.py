@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agents.drafts.email import SmtpSettings
@@ -110,6 +112,72 @@ class DigestSettings(BaseSettings):
     )
 
 
+JobEngine = Literal["inprocess", "procrastinate"]
+
+
+class JobSettings(BaseSettings):
+    """Where background jobs and periodic tasks run (see `engine_for`)."""
+
+    model_config = _ENV
+
+    engine: Literal["auto", "inprocess", "procrastinate"] = Field(
+        default="auto",
+        validation_alias=AliasChoices("COUNTERSIGN_JOBS"),
+        description="auto: procrastinate when DATABASE_URL is PostgreSQL (jobs run in "
+        "`countersign worker`), else in-process (jobs run inside `countersign serve`).",
+    )
+    heartbeat_seconds: float = Field(
+        default=10,
+        gt=0,
+        validation_alias=AliasChoices("COUNTERSIGN_JOBS_HEARTBEAT_SECONDS"),
+        description="How often a worker tells the database it is alive.",
+    )
+    stalled_seconds: float = Field(
+        default=30,
+        gt=0,
+        validation_alias=AliasChoices("COUNTERSIGN_JOBS_STALLED_SECONDS"),
+        description="A worker silent this long is dead: its running jobs are queued again.",
+    )
+    stalled_check_seconds: int = Field(
+        default=60,
+        ge=1,
+        validation_alias=AliasChoices("COUNTERSIGN_JOBS_STALLED_CHECK_SECONDS"),
+        description="How often a worker looks for the jobs of dead workers.",
+    )
+    suggestion_scan_seconds: int = Field(
+        default=3600,
+        ge=1,
+        validation_alias=AliasChoices("COUNTERSIGN_SUGGESTION_SCAN_SECONDS"),
+        description="Period of the suggestion scan.",
+    )
+    retention_purge_seconds: int = Field(
+        default=86400,
+        ge=1,
+        validation_alias=AliasChoices("COUNTERSIGN_RETENTION_PURGE_SECONDS"),
+        description="Period of the retention purge.",
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_before_stall(self) -> JobSettings:
+        # A live worker must beat several times before it could be taken for dead, or its
+        # jobs would run twice.
+        if self.stalled_seconds < 3 * self.heartbeat_seconds:
+            raise ValueError(
+                "COUNTERSIGN_JOBS_STALLED_SECONDS must be at least three heartbeats "
+                "(COUNTERSIGN_JOBS_HEARTBEAT_SECONDS)"
+            )
+        return self
+
+    def engine_for(self, database_url: str) -> JobEngine:
+        """The engine for this database: procrastinate needs PostgreSQL."""
+        postgres = database_url.startswith("postgresql")
+        if self.engine == "auto":
+            return "procrastinate" if postgres else "inprocess"
+        if self.engine == "procrastinate" and not postgres:
+            raise SettingsError("COUNTERSIGN_JOBS=procrastinate needs DATABASE_URL on PostgreSQL")
+        return self.engine
+
+
 class Settings(BaseModel):
     """Every section, each reading its own environment variables."""
 
@@ -121,6 +189,7 @@ class Settings(BaseModel):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     cost: CostSettings = Field(default_factory=CostSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
 
     @classmethod
     def load(cls) -> Settings:
@@ -135,6 +204,7 @@ class Settings(BaseModel):
                 smtp=SmtpSettings(),
                 cost=CostSettings(),
                 digest=DigestSettings(),
+                jobs=JobSettings(),
             )
         except ValidationError as exc:
             raise SettingsError(_describe(exc)) from None
