@@ -23,6 +23,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=3000)
     sub.add_parser("migrate", help="bring the database schema up to date")
+    worker = sub.add_parser("worker", help="run queued jobs and periodic tasks (PostgreSQL)")
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        choices=range(1, 65),
+        metavar="N",
+        help="jobs this process runs at once (default: COUNTERSIGN_WORKERS)",
+    )
+    worker.add_argument(
+        "--tasks",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="also load MODULE's register_jobs(services): extra tasks and schedules",
+    )
     imp = sub.add_parser("import-crm", help="import CRM data from a JSON file (see README)")
     imp.add_argument("file", type=Path)
     imp.add_argument("--team", help="Slack team id of the org (default: the only org)")

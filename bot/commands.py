@@ -22,9 +22,22 @@ def _say(text: str) -> None:
 
 
 def migrate(_args: argparse.Namespace, settings: Settings) -> int:
-    """Upgrade the configured database to the newest schema."""
+    """Upgrade the configured database to the newest schema (with the job engine's on
+    PostgreSQL)."""
     migrations.upgrade(_url(settings))
+    if migrations.apply_job_schema(_url(settings)):
+        _say("job engine schema applied")
     _say("database is up to date")
+    return 0
+
+
+def worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run jobs and periodic tasks until SIGINT/SIGTERM."""
+    from bot.worker import run_worker
+
+    settings.require("SLACK_BOT_TOKEN")
+    concurrency = args.concurrency or settings.runtime.workers
+    run_worker(settings, concurrency=concurrency, task_modules=args.tasks)
     return 0
 
 
