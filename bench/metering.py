@@ -1,5 +1,5 @@
 """Metering overhead per model call: price lookup, estimate, budget reserve, ledger row +
-roll-up upsert + commit, settle — everything `MeteredLLM.create` adds around the model.
+roll-up upserts + commit, settle — everything `MeteredLLM.create` adds around the model.
 
 The model is an in-process stand-in that returns a prebuilt `anthropic.types.Message`
 instantly, so the time measured is exactly ours. Modes: PostgreSQL + Redis (production),
@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +46,6 @@ from storage.db import make_engine, session_factory
 from storage.limits import Counters, MemoryCounters, RedisCounters
 from storage.migrate import upgrade
 from storage.models import (
-    ROLLUP_MEASURES,
-    ROLLUPS,
     BudgetMetric,
     BudgetPeriod,
     BudgetScope,
@@ -58,7 +56,6 @@ from storage.models import (
     Role,
     User,
 )
-from storage.repositories.usage import _rollup_values
 from storage.types import utcnow
 from storage.uow import UnitOfWork
 
@@ -108,6 +105,7 @@ class World:
     org_id: int
     user_id: int
     customer_id: int
+    ledger_factory: sessionmaker[Session] | None = None  # as bot/services.py: no pre-ping
 
 
 def seed(factory: sessionmaker[Session]) -> World:
@@ -241,7 +239,13 @@ def interleaved(fns: dict[str, Callable[[], Any]], n: int, warmup: int = WARMUP)
 
 def make_meter(world: World, counters: Counters, cache: ResponseCache | None = None) -> Meter:
     guard = BudgetGuard(factory=world.factory, counters=counters, settings=cost_settings())
-    return Meter(factory=world.factory, catalog=PriceCatalog.load(), budgets=guard, cache=cache)
+    return Meter(
+        factory=world.factory,
+        ledger_factory=world.ledger_factory,
+        catalog=PriceCatalog.load(),
+        budgets=guard,
+        cache=cache,
+    )
 
 
 def full_call(meter: Meter, world: World, n: int, *, vary: bool = False) -> dict[str, Any]:
@@ -309,7 +313,7 @@ def ledger_write(meter: Meter, world: World, usage: Any, cost: int, n: int) -> d
     def write() -> None:
         row = ledger_row(world, usage, cost)
         began = time.perf_counter()
-        with UnitOfWork(meter.factory) as uow:
+        with UnitOfWork(meter.ledger_factory) as uow:
             uow.usage.record(row, day=meter.local_day(world.org_id, row.created_at, uow))
             mid = time.perf_counter()
             uow.commit()
@@ -350,17 +354,16 @@ def ledger_row(world: World, usage: Any, cost: int) -> LLMCall:
 
 
 def ledger_alternatives(
-    meter: Meter, world: World, usage: Any, cost: int, n: int, fast: sessionmaker[Session]
+    meter: Meter, world: World, usage: Any, cost: int, n: int
 ) -> dict[str, Any]:
     """The ledger write done other ways, to show what a change would buy (emulated here; the
-    product is unchanged): the ledger row and the three roll-up upserts as one statement, and
-    the product's statements with `synchronous_commit` off for that transaction only."""
-    one_statement = text(_ONE_STATEMENT)
+    product is unchanged): the product's statement on the pooled engine with pre-ping, and
+    with `synchronous_commit` off for that transaction only."""
 
     def record(row: LLMCall, uow: UnitOfWork) -> None:
         uow.usage.record(row, day=meter.local_day(world.org_id, row.created_at, uow))
 
-    def product(factory: sessionmaker[Session] = meter.factory, sync: bool = True) -> None:
+    def product(factory: sessionmaker[Session] = meter.ledger_factory, sync: bool = True) -> None:
         row = ledger_row(world, usage, cost)
         with UnitOfWork(factory) as uow:
             if not sync:
@@ -368,50 +371,14 @@ def ledger_alternatives(
             record(row, uow)
             uow.commit()
 
-    def single() -> None:
-        row = ledger_row(world, usage, cost)
-        with UnitOfWork(meter.factory) as uow:
-            day = meter.local_day(world.org_id, row.created_at, uow)
-            params = {**_columns(row), **{f"r_{k}": v for k, v in _rollup_values(row, day).items()}}
-            uow.session.connection().execute(one_statement, params)
-            uow.commit()
-
     return interleaved(
         {
             "product": product,
-            "one_statement": single,
             "product_synchronous_commit_off": lambda: product(sync=False),
-            "product_no_pre_ping_synchronous_commit_off": lambda: product(fast),
+            "product_with_pre_ping": lambda: product(meter.factory),
         },
         n,
     )
-
-
-_LEDGER_COLUMNS = [c.key for c in LLMCall.__table__.columns if c.key != "id"]
-
-
-def _columns(row: LLMCall) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in _LEDGER_COLUMNS}
-
-
-def _upsert_cte(table: type[Any]) -> str:
-    columns = [*table.KEY, *ROLLUP_MEASURES]
-    name = table.__tablename__
-    return f"""{name} AS (
-    INSERT INTO {name} ({", ".join(columns)})
-    VALUES ({", ".join(":r_" + c for c in columns)})
-    ON CONFLICT ({", ".join(table.KEY)}) DO UPDATE SET
-        {", ".join(f"{m} = {name}.{m} + excluded.{m}" for m in ROLLUP_MEASURES)}
-    RETURNING 1)"""
-
-
-_ONE_STATEMENT = f"""
-WITH call AS (
-    INSERT INTO llm_call ({", ".join(_LEDGER_COLUMNS)})
-    VALUES ({", ".join(":" + c for c in _LEDGER_COLUMNS)}) RETURNING id),
-{", ".join(_upsert_cte(t) for t in ROLLUPS)}
-SELECT id FROM call  -- data-modifying CTEs run whether or not they are read
-"""
 
 
 def round_trips(engine: Engine, client: redis.Redis, n: int) -> dict[str, Any]:
@@ -428,7 +395,8 @@ def postgres_modes(url: str, args: argparse.Namespace) -> dict[str, Any]:
     prefix = f"cs-bench:{uuid.uuid4().hex[:8]}:"
     client = redis.Redis.from_url(REDIS_URL)
     engine = make_engine(url)
-    world = seed(session_factory(engine))
+    ledger_engine = make_engine(url, pre_ping=False)  # as bot/services.py builds it
+    world = replace(seed(session_factory(engine)), ledger_factory=session_factory(ledger_engine))
     out: dict[str, Any] = {"settings": pg_settings(engine)}
     try:
         counters = RedisCounters.from_url(REDIS_URL, prefix=prefix + "budget:")
@@ -438,11 +406,7 @@ def postgres_modes(url: str, args: argparse.Namespace) -> dict[str, Any]:
         progress("postgres+redis: pieces")
         out["pieces"] = pieces(meter, world, args.n)
         usage = usage_of(InstantModel().message)
-        fast = fast_engine(url)
-        out["ledger_alternatives"] = ledger_alternatives(
-            meter, world, usage, 7_000, args.n, session_factory(fast)
-        )
-        fast.dispose()
+        out["ledger_alternatives"] = ledger_alternatives(meter, world, usage, 7_000, args.n)
         out["round_trips"] = round_trips(engine, client, args.n)
         progress("response cache: misses, then hits")
         store = RedisStore.from_url(REDIS_URL, prefix=prefix)
@@ -463,6 +427,7 @@ def postgres_modes(url: str, args: argparse.Namespace) -> dict[str, Any]:
             client.delete(key)
         client.close()
         engine.dispose()
+        ledger_engine.dispose()
     return out
 
 
@@ -492,39 +457,27 @@ def fallback_pieces(meter: Meter, world: World, n: int) -> dict[str, Any]:
 
 
 def knobs(url: str, world: World, counters: Counters, n: int) -> dict[str, Any]:
-    """The full call again on engines built here (the product's storage/db.py is unchanged):
-    without pool pre-ping, with synchronous_commit off, and both."""
+    """The full call again with the ledger pool built other ways (the product's is
+    unchanged): with pre-ping, and with synchronous_commit off."""
     engines, calls = [], {}
     for name, pre_ping, sync in (
-        ("product_engine", True, "on"),
-        ("pre_ping_off", False, "on"),
-        ("synchronous_commit_off", True, "off"),
-        ("both", False, "off"),
+        ("product", False, "on"),
+        ("ledger_pre_ping", True, "on"),
+        ("ledger_synchronous_commit_off", False, "off"),
     ):
-        engine = (
-            make_engine(url)
-            if name == "product_engine"
-            else fast_engine(url, pre_ping=pre_ping, sync=sync)
+        engine = create_engine(
+            url,
+            pool_pre_ping=pre_ping,
+            connect_args={"options": f"-c synchronous_commit={sync}"},
         )
         engines.append(engine)
-        variant = World(session_factory(engine), world.org_id, world.user_id, world.customer_id)
+        variant = replace(world, ledger_factory=session_factory(engine))
         calls[name] = _one_call(make_meter(variant, counters), variant)
     progress("knobs, interleaved")
     out = interleaved(calls, n)
     for engine in engines:
         engine.dispose()
     return out
-
-
-def fast_engine(url: str, *, pre_ping: bool = False, sync: str = "off") -> Engine:
-    """An engine like storage.db.make_engine's, with pre-ping and synchronous_commit chosen."""
-    return create_engine(
-        url,
-        pool_pre_ping=pre_ping,
-        pool_size=10,
-        max_overflow=20,
-        connect_args={"options": f"-c synchronous_commit={sync}"},
-    )
 
 
 @contextmanager
@@ -611,10 +564,9 @@ def markdown(result: dict[str, Any], argv: list[str]) -> str:
         ("PostgreSQL + Redis (production)", result["postgres_redis"]),
         ("… response cache on, every call a miss", result["cache_miss"]),
         ("… response cache on, every call a hit", result["cache_hit"]),
-        ("… again, interleaved with the three rows below", k["product_engine"]),
-        ("… engine without pool pre-ping", k["pre_ping_off"]),
-        ("… synchronous_commit = off", k["synchronous_commit_off"]),
-        ("… both", k["both"]),
+        ("… again, interleaved with the two rows below", k["product"]),
+        ("… ledger pool with pre-ping", k["ledger_pre_ping"]),
+        ("… ledger pool with synchronous_commit = off", k["ledger_synchronous_commit_off"]),
         ("PostgreSQL fallback, Redis refusing connections", result["fallback_refused"]),
         ("PostgreSQL fallback, Redis accepting but silent", result["fallback_hung"]),
         ("embedded: SQLite + in-process counters", result["embedded"]),
@@ -627,7 +579,11 @@ def markdown(result: dict[str, Any], argv: list[str]) -> str:
             p["ledger_write"],
             e["ledger_write"],
         ),
-        ("… of which checkout, INSERT, upsert", p["ledger_statements"], e["ledger_statements"]),
+        (
+            "… of which checkout and the statement(s)",
+            p["ledger_statements"],
+            e["ledger_statements"],
+        ),
         ("… of which COMMIT", p["ledger_commit"], e["ledger_commit"]),
         ("settle (`hold.settle`)", p["settle"], e["settle"]),
         ("PostgreSQL fallback: reserve", fp["reserve"], None),
@@ -641,17 +597,9 @@ def markdown(result: dict[str, Any], argv: list[str]) -> str:
     ]
     alt = result["ledger_alternatives"]
     alt_rows = [
-        ("as the product does it (`usage.record`)", alt["product"]),
-        ("roll-up upsert statement built once, executed with parameters", alt["prebuilt_upsert"]),
-        (
-            "… and the ledger row as a Core INSERT, no ORM flush",
-            alt["core_insert_and_prebuilt_upsert"],
-        ),
-        ("both rows in one statement (CTE), text SQL", alt["one_statement"]),
-        (
-            "Core INSERT + prebuilt upsert, no pre-ping, synchronous_commit off",
-            alt["core_and_prebuilt_no_pre_ping_sync_commit_off"],
-        ),
+        ("as the product does it (`usage.record`, one statement)", alt["product"]),
+        ("… with synchronous_commit off for it", alt["product_synchronous_commit_off"]),
+        ("… on the pool with pre-ping", alt["product_with_pre_ping"]),
     ]
     full = result["postgres_redis"]
     met = full["p50_ms"] <= 1 and full["p99_ms"] <= 3
@@ -668,10 +616,11 @@ Date: {m["date"]}. Command: `{command}`.
 rep per day, org per month, calls per day and per month), `PriceCatalog.load()`, a fresh
 migrated database, `storage.db.make_engine`, and an in-process model that returns a prebuilt
 Message instantly: the time is our overhead alone (price, estimate, reserve, ledger row +
-roll-up upsert + commit, settle). Sequential calls after {WARMUP} warm-up calls; response
-cache off unless stated. The engine rows use engines built in the bench (storage/db.py
-unchanged) and run interleaved call by call with a control on the product's engine, so a
-noisy neighbour (this VM is shared) hurts them alike.
+three roll-up upserts (one statement) + commit on the ledger pool without pre-ping, settle).
+Sequential calls after {WARMUP} warm-up calls; response cache off unless stated. The knob
+rows use ledger pools built in the bench (the product is unchanged) and run interleaved call
+by call with a control on the product's, so a noisy neighbour (this VM is shared) hurts
+them alike.
 
 | path | n | p50 ms | p95 ms | p99 ms | max ms |
 |---|--:|--:|--:|--:|--:|
@@ -683,9 +632,7 @@ The pieces, timed alone (p50 / p99 ms; PostgreSQL + Redis, then embedded SQLite)
 |---|--:|--:|
 {_piece_rows(piece_rows)}
 
-The ledger write done other ways (emulated in the bench with the product's tables and
-values; a change would go in storage/repositories/usage.py), the five interleaved call by
-call:
+The ledger write alone, on other pools (the three interleaved call by call):
 
 | ledger write | n | p50 ms | p95 ms | p99 ms | max ms |
 |---|--:|--:|--:|--:|--:|
