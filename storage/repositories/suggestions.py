@@ -2,7 +2,9 @@
 
 Never commits (the unit of work does). Every method takes the org id first. Decisions are
 compare-and-set like drafts: one UPDATE … WHERE status IN (open, snoozed) RETURNING, so of two
-clicks on the same card exactly one wins.
+clicks on the same card exactly one wins. Single-row updates go through the ORM, which applies
+them to loaded objects too; the scan's statements are Core over the whole table, so it expires
+what the session holds.
 """
 
 from __future__ import annotations
@@ -136,7 +138,6 @@ class SuggestionRepository:
             .returning(Suggestion.id)
         )
         resolved = len(result.all())
-        self.session.expire_all()
         return resolved
 
     # --- reading -------------------------------------------------------------------------
@@ -278,7 +279,6 @@ class SuggestionRepository:
             .returning(Suggestion.id)
         )
         linked = result.first() is not None
-        self.session.expire_all()
         return linked
 
     def mark_nudged(self, org_id: int, suggestion_ids: Collection[int], *, at: datetime) -> int:
@@ -290,7 +290,6 @@ class SuggestionRepository:
             .returning(Suggestion.id)
         )
         marked = len(result.all())
-        self.session.expire_all()
         return marked
 
     def _decide(
@@ -321,7 +320,6 @@ class SuggestionRepository:
             )
             .returning(Suggestion.rule)
         ).first()
-        self.session.expire_all()
         if row is None:
             return False
         self.session.add(
