@@ -3,6 +3,7 @@ tied to a transaction, and the periodic schedule's placeholders."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -106,14 +107,15 @@ def test_every_payload_carries_its_period():
 
 def test_a_periodic_task_without_a_body_says_so_and_a_registered_body_is_kept(tmp_path, caplog):
     with running_stack(tmp_path) as stack:
-        runner = stack.services.runner
+        runner = InProcessRunner(workers=1)  # none of the app's registrations
+        services = dataclasses.replace(stack.services, runner=runner)
         purged = threading.Event()
         runner.register(PURGE_RETENTION, lambda _p: purged.set())
-        schedule_periodic(stack.services)
+        schedule_periodic(services)
         with caplog.at_level(logging.INFO, logger="bot.periodic"):
             runner.defer(SCAN_SUGGESTIONS, {})
             runner.defer(PURGE_RETENTION, {})
-            stack.wait_idle()
+            runner.shutdown(wait=True)
     assert purged.is_set()
     assert "periodic task scan_suggestions has no body registered yet" in caplog.text
     assert "purge_retention" not in caplog.text
