@@ -5,6 +5,7 @@ Periodic behaviour across processes is in test_worker_crash.py."""
 
 from __future__ import annotations
 
+import threading
 from importlib.metadata import version
 
 import pytest
@@ -106,6 +107,16 @@ def test_a_failing_job_is_kept_as_failed_and_the_worker_goes_on(runner, engine):
     assert seen == [{"n": 1}]
     # Successful jobs are deleted (their payloads hold what people wrote); failed ones stay.
     assert (_statuses(engine, "boom"), _statuses(engine, "record")) == (["failed"], [])
+
+
+@pytest.mark.postgres
+def test_a_worker_runs_as_many_jobs_at_once_as_its_concurrency(runner, engine):
+    together = threading.Barrier(12, timeout=20)  # every job waits until all twelve run
+    runner.register("meet", lambda _p: together.wait())
+    for n in range(12):
+        runner.defer("meet", {"n": n})
+    runner.run_worker(concurrency=12, name="test", wait=False)
+    assert _statuses(engine, "meet") == []  # all succeeded: none was left waiting for a thread
 
 
 @pytest.mark.postgres
