@@ -176,6 +176,7 @@ def silent_accounts(ctx: RuleContext) -> Candidates:
     customers = (
         select(Customer.id, Customer.owner_id, Customer.name, latest.label("last_at"))
         .where(Customer.org_id == ctx.org_id, Customer.status == CustomerStatus.ACTIVE)
+        .offset(0)  # fences: PostgreSQL would otherwise copy the subqueries into every use
         .subquery("active")
     )
     pipeline = (
@@ -190,6 +191,7 @@ def silent_accounts(ctx: RuleContext) -> Candidates:
                 customers.c.last_at.is_(None), customers.c.last_at <= ctx.days_before(t.silent_days)
             )
         )
+        .offset(0)
         .subquery("quiet")
     )
     never = quiet.c.days.is_(None)
@@ -313,19 +315,30 @@ def _upsell_signals(ctx: RuleContext) -> Any:
         Deal.status == DealStatus.WON,
         Deal.stage_changed_at.between(since, ctx.now),
     )
-    summary = func.lower(Activity.summary)
+    recent = (
+        select(
+            Activity.customer_id,
+            Activity.occurred_at,
+            Activity.summary,
+            func.lower(Activity.summary).label("text"),
+        )
+        .where(
+            Activity.org_id == ctx.org_id,
+            func.lower(Activity.kind).in_(t.positive_activity_kinds),
+            Activity.occurred_at.between(since, ctx.now),
+        )
+        .offset(0)  # a fence, so lower(summary) is computed once, not once per word
+        .subquery("recent")
+    )
     met = select(
-        Activity.customer_id,
-        Activity.occurred_at,
+        recent.c.customer_id,
+        recent.c.occurred_at,
         money(literal(0)),
-        func.substr(Activity.summary, 1, 140),
+        func.substr(recent.c.summary, 1, 140),
         number(0),
     ).where(
-        Activity.org_id == ctx.org_id,
-        func.lower(Activity.kind).in_(t.positive_activity_kinds),
-        Activity.occurred_at.between(since, ctx.now),
-        or_(*(summary.contains(w.lower(), autoescape=True) for w in t.positive_words)),
-        ~or_(*(summary.contains(w.lower(), autoescape=True) for w in t.negative_words)),
+        or_(*(recent.c.text.contains(w.lower(), autoescape=True) for w in t.positive_words)),
+        ~or_(*(recent.c.text.contains(w.lower(), autoescape=True) for w in t.negative_words)),
     )
     return union_all(won, met).subquery("signal")
 
