@@ -19,6 +19,9 @@ class ActionId(StrEnum):
     DRAFT_RETRY = "draft_retry"
     DRAFT_FEEDBACK_UP = "draft_feedback_up"
     DRAFT_FEEDBACK_DOWN = "draft_feedback_down"
+    SUGGESTION_ACCEPT = "suggestion_accept"
+    SUGGESTION_DISMISS = "suggestion_dismiss"
+    SUGGESTION_SNOOZE = "suggestion_snooze"
 
 
 class ViewId(StrEnum):
@@ -27,6 +30,7 @@ class ViewId(StrEnum):
     DRAFT_EDIT = "draft_edit_modal"
     DRAFT_REJECT = "draft_reject_modal"
     DRAFT_REGENERATE = "draft_regenerate_modal"
+    SUGGESTION_DISMISS = "suggestion_dismiss_modal"
 
 
 class FieldId(StrEnum):
@@ -50,3 +54,19 @@ class DraftRef(BaseModel):
 
     draft_id: int
     version: int
+
+
+class SuggestionRef(BaseModel):
+    """What a nudge's buttons carry (and the dismiss modal's private_metadata): the
+    suggestion, and where its nudge message is, so the decision can update it."""
+
+    suggestion_id: int
+    channel: str | None = None
+    message_ts: str | None = None
+
+
+class SnoozeChoice(BaseModel):
+    """One option of a nudge's Snooze menu."""
+
+    suggestion_id: int
+    days: int

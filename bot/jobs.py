@@ -14,13 +14,14 @@ from bot.budget_alerts import register_alert_jobs
 from bot.cost_jobs import register_cost_jobs
 from bot.digest import register_digest_jobs
 from bot.draft_jobs import post_cards, register_draft_jobs
+from bot.questions import ANSWER_QUESTION
 from bot.services import Services
+from bot.suggestion_jobs import register_suggestion_jobs
 from storage.models import AuditEvent
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-ANSWER_QUESTION = "answer_question"
 RECORD_FEEDBACK = "record_feedback"
 
 
@@ -32,30 +33,7 @@ def register_jobs(services: Services) -> None:
     register_digest_jobs(services)
     register_alert_jobs(services)
     register_cost_jobs(services)
-
-
-def question_payload(
-    *,
-    team_id: str,
-    channel: str,
-    user: str,
-    text: str,
-    delivery_id: str,
-    thread_ts: str,
-    reply_thread_ts: str | None,
-    request_type: str = "chat",
-) -> dict[str, Any]:
-    """The job payload for one question (conversation key + where to reply)."""
-    return {
-        "team_id": team_id,
-        "channel": channel,
-        "user": user,
-        "text": text,
-        "delivery_id": delivery_id,
-        "thread_ts": thread_ts,
-        "reply_thread_ts": reply_thread_ts,
-        "request_type": request_type,
-    }
+    register_suggestion_jobs(services)
 
 
 def answer_question(services: Services, payload: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from agents.drafts.email import SmtpSettings
 from agents.metering.settings import CostSettings
 from agents.settings import AgentSettings
+from agents.suggestions.settings import SuggestionSettings
 from bot.emulator import (
     BOT_USER_ID,
     EventSender,
@@ -87,6 +88,25 @@ class Sandbox:
         )
         return self.sender.post_form(body)[0]
 
+    def choose(self, user: str, card: PostedMessage, action_id: str, option_text: str) -> int:
+        """`user` picks the option labelled `option_text` from the overflow menu `action_id`
+        of the actions block `block_id` holds; returns the HTTP status."""
+        block_id, option = _menu_option(card.blocks, action_id, option_text)
+        body = block_action(
+            TEAM,
+            card.channel,
+            user,
+            action_id,
+            "",
+            card.ts,
+            emulator_url=self.slack.base_url,
+            block_id=block_id,
+            message_blocks=card.blocks,
+            thread_ts=card.thread_ts,
+            selected_option=option,
+        )
+        return self.sender.post_form(body)[0]
+
     def submit(self, user: str, view: dict[str, Any], values: dict[str, str | None]) -> int:
         """`user` submits a modal the app opened, having typed `values` (by block id)."""
         return self.sender.post_form(view_submission(TEAM, user, view, values))[0]
@@ -131,6 +151,19 @@ def _button_value(blocks: list[dict[str, Any]], action_id: str) -> str:
     raise LookupError(f"no button {action_id!r} on that message")
 
 
+def _menu_option(
+    blocks: list[dict[str, Any]], action_id: str, text: str
+) -> tuple[str, dict[str, Any]]:
+    for block in blocks:
+        for element in block.get("elements", []):
+            if element.get("action_id") != action_id:
+                continue
+            for option in element.get("options", []):
+                if option["text"]["text"] == text:
+                    return str(block.get("block_id", "actions")), option
+    raise LookupError(f"no option {text!r} in menu {action_id!r}")
+
+
 @contextmanager
 def sandbox(
     folder: Path,
@@ -141,6 +174,7 @@ def sandbox(
     runtime: RuntimeSettings | None = None,
     cost: CostSettings | None = None,
     digest: DigestSettings | None = None,
+    suggest: SuggestionSettings | None = None,
 ) -> Iterator[Sandbox]:
     """Start the emulator and the served app; stop both on exit. SQLite lives in `folder`;
     a PostgreSQL `database_url` must already be migrated."""
@@ -165,6 +199,7 @@ def sandbox(
             smtp=SmtpSettings(host=mailbox.host, port=mailbox.port, security="none"),
             cost=cost or CostSettings(),
             digest=digest or DigestSettings(admin_channel=ADMIN_CHANNEL),
+            suggest=suggest or SuggestionSettings(),
             # One process is the whole sandbox, on PostgreSQL too: its jobs run in it.
             jobs=JobSettings(engine="inprocess"),
         )

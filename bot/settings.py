@@ -11,6 +11,7 @@ from agents.drafts.email import SmtpSettings
 from agents.drafts.settings import DraftSettings
 from agents.metering.settings import CostSettings
 from agents.settings import AgentSettings
+from agents.suggestions.settings import SuggestionSettings
 from storage.settings import StorageSettings
 
 _ENV = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
@@ -147,7 +148,7 @@ class JobSettings(BaseSettings):
     suggestion_scan_seconds: int = Field(
         default=3600,
         ge=1,
-        validation_alias=AliasChoices("COUNTERSIGN_SUGGESTION_SCAN_SECONDS"),
+        validation_alias=AliasChoices("COUNTERSIGN_SUGGEST_SCAN_SECONDS"),
         description="Period of the suggestion scan.",
     )
     retention_purge_seconds: int = Field(
@@ -190,6 +191,7 @@ class Settings(BaseModel):
     cost: CostSettings = Field(default_factory=CostSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    suggest: SuggestionSettings = Field(default_factory=SuggestionSettings)
 
     @classmethod
     def load(cls) -> Settings:
@@ -205,6 +207,7 @@ class Settings(BaseModel):
                 cost=CostSettings(),
                 digest=DigestSettings(),
                 jobs=JobSettings(),
+                suggest=SuggestionSettings(),
             )
         except ValidationError as exc:
             raise SettingsError(_describe(exc)) from None

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from agents.metering.settings import CostSettings
 from agents.settings import AgentSettings
+from agents.suggestions.settings import SuggestionSettings
 from bot.sandbox import SALES, TEAM, Sandbox, sandbox
 from bot.settings import RuntimeSettings
 
@@ -41,6 +42,7 @@ def running_stack(
     database_url: str | None = None,
     redis_url: str | None = None,
     cost: CostSettings | None = None,
+    suggest: SuggestionSettings | None = None,
 ) -> Iterator[Sandbox]:
     with sandbox(
         tmp_path,
@@ -48,6 +50,7 @@ def running_stack(
         database_url=database_url,
         redis_url=redis_url,
         cost=cost,
+        suggest=suggest,
         runtime=RuntimeSettings(log_level="WARNING", workers=4),
     ) as running:
         yield running

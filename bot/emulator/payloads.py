@@ -158,8 +158,10 @@ def block_action(
     block_id: str = "actions",
     message_blocks: list[dict[str, Any]] | None = None,
     thread_ts: str | None = None,
+    selected_option: dict[str, Any] | None = None,
 ) -> str:
-    """The form body (`payload=<json>`) Slack posts when a button in a bot message is clicked."""
+    """The form body (`payload=<json>`) Slack posts when a button in a bot message is clicked
+    (or, with `selected_option`, when an option of an overflow menu is chosen)."""
     container: dict[str, Any] = {
         "type": "message",
         "message_ts": message_ts,
@@ -184,6 +186,9 @@ def block_action(
         "value": value,
         "action_ts": f"{time.time():.6f}",
     }
+    if selected_option is not None:
+        del action["text"], action["value"]
+        action.update(type="overflow", selected_option=selected_option)
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id},

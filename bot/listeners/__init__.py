@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.actions import ActionId
+from bot.actions import ActionId, ViewId
 from bot.listeners.commands import on_ai_command
 from bot.listeners.cost import on_ai_cost_command
 from bot.listeners.drafts import DRAFT_BUTTONS, DRAFT_VIEWS, on_draft_button
 from bot.listeners.feedback import on_feedback
 from bot.listeners.home import on_app_home_opened
 from bot.listeners.mentions import on_app_mention, on_direct_message
+from bot.listeners.suggestions import SUGGESTION_ACTIONS, on_dismiss_submitted, on_suggestion_action
 
 
 def register_listeners(app: App) -> None:
@@ -27,4 +28,7 @@ def register_listeners(app: App) -> None:
         app.action(action_id)(on_draft_button)
     for callback_id, on_submit in DRAFT_VIEWS.items():
         app.view(callback_id)(on_submit)
+    for action_id in SUGGESTION_ACTIONS:
+        app.action(action_id)(on_suggestion_action)
+    app.view(ViewId.SUGGESTION_DISMISS)(on_dismiss_submitted)
     app.event("app_home_opened")(on_app_home_opened)

@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack
 
-from bot.jobs import ANSWER_QUESTION, question_payload
+from bot.questions import ANSWER_QUESTION, question_payload
 from bot.runner import JobRunner
 
 USAGE = "Ask me about a customer, e.g. `/ai what's going on with Halvorsen?`"

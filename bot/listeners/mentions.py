@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack
 
-from bot.jobs import ANSWER_QUESTION, question_payload
+from bot.questions import ANSWER_QUESTION, question_payload
 from bot.runner import JobRunner
 
 _MENTION = re.compile(r"<@[A-Za-z0-9_]+(\|[^>]*)?>")

@@ -134,6 +134,14 @@ class ClaimRepository:
             row.done_at = at
             row.result = result[:200]
 
+    def release(self, org_id: int, kind: str, key: str) -> None:
+        """Undo a claim whose work failed, so that a later attempt may claim it again."""
+        self.session.execute(
+            delete(OnceClaim).where(
+                OnceClaim.org_id == org_id, OnceClaim.kind == kind, OnceClaim.key == key
+            )
+        )
+
     def get(self, org_id: int, kind: str, key: str) -> OnceClaim | None:
         """The claim, if someone made it."""
         return self.session.scalars(

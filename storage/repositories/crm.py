@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
@@ -72,6 +73,13 @@ class CrmRepository:
             .options(selectinload(Customer.contacts), selectinload(Customer.owner))
             .where(Customer.org_id == org_id, Customer.id == customer_id)
         )
+
+    def customers_by_id(self, org_id: int, ids: Collection[int]) -> list[Customer]:
+        """The org's customers among `ids` (others' ids are ignored)."""
+        if not ids:
+            return []
+        stmt = select(Customer).where(Customer.org_id == org_id, Customer.id.in_(list(ids)))
+        return list(self.session.scalars(stmt))
 
     def open_deals(self, org_id: int, customer_id: int) -> list[Deal]:
         """The customer's open deals, biggest first (sorted here: SQLite keeps money as text)."""

@@ -88,14 +88,16 @@ class SuggestionRepository:
         rules: Iterable[SuggestionRule] = tuple(SuggestionRule),
     ) -> ScanResult:
         """Run `rules` over the org's CRM as of `now`: two statements per rule, no loop over
-        customers. Idempotent: scanning again refreshes, never duplicates."""
+        customers. Idempotent: scanning again refreshes, never duplicates. The result counts
+        every rule (zeros included), scanned or not."""
         currency = self.session.scalar(select(Org.currency).where(Org.id == org_id)) or "USD"
         ctx = RuleContext(org_id=org_id, now=now, thresholds=thresholds, currency=currency)
         for rule in rules:
             upsert_rule(self.session, rule, ctx)
             resolve_missing(self.session, rule, ctx)
         self.session.expire_all()  # ORM copies of rows the statements changed are stale
-        return ScanResult(self._scan_counts(org_id, now))
+        counts = self._scan_counts(org_id, now)
+        return ScanResult({rule: counts.get(rule, RuleScan()) for rule in SuggestionRule})
 
     def _scan_counts(self, org_id: int, now: datetime) -> dict[SuggestionRule, RuleScan]:
         s = Suggestion
@@ -291,6 +293,24 @@ class SuggestionRepository:
         )
         marked = len(result.all())
         return marked
+
+    def nudged_together(self, org_id: int, owner_id: int, at: datetime) -> list[Suggestion]:
+        """The suggestions sent to a rep in one nudge (marked at the same instant), in the
+        order the message showed them."""
+        stmt = select(Suggestion).where(
+            Suggestion.org_id == org_id, Suggestion.owner_id == owner_id, Suggestion.nudged_at == at
+        )
+        order = (Suggestion.priority_score.desc(), Suggestion.first_seen_at, Suggestion.id)
+        return list(self.session.scalars(stmt.order_by(*order)))
+
+    def clear_nudged(self, org_id: int, suggestion_ids: Collection[int]) -> None:
+        """Forget that these were sent (their message failed to post): the next scan retries."""
+        self.session.execute(
+            update(Suggestion)
+            .where(Suggestion.org_id == org_id, Suggestion.id.in_(list(suggestion_ids)))
+            .values(nudged_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
     def _decide(
         self,
