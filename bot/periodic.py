@@ -33,7 +33,7 @@ def schedule_periodic(services: Services) -> None:
         runner,
         settings.jobs.suggestion_scan_seconds,
         SCAN_SUGGESTIONS,
-        "COUNTERSIGN_SUGGESTION_SCAN_SECONDS",
+        "COUNTERSIGN_SUGGEST_SCAN_SECONDS",
     )
     _every(
         runner,
