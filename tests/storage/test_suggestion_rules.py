@@ -294,6 +294,13 @@ def test_each_rule_fires_on_exactly_the_expected_customers(any_factory):
         assert uow.session.scalar(select(func.count()).select_from(Suggestion)) == result.open
 
 
+def test_a_scan_of_an_empty_crm_reports_every_rule_at_zero(any_factory):
+    with UnitOfWork(any_factory) as uow:
+        org_id = _new_org(uow.session, "T_EMPTY")
+        result = uow.suggestions.scan(org_id, now=NOW)
+    assert result.rules == dict.fromkeys(R, RuleScan()) and result.open == 0
+
+
 def test_owner_is_who_can_act_and_the_action_fits_the_rule(any_factory):
     world = build_world(any_factory)
     scan(any_factory, world)
