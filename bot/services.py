@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from slack_sdk import WebClient
+from slack_sdk.http_retry import RateLimitErrorRetryHandler, default_retry_handlers
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -101,7 +102,13 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
         assistant=assistant,
         drafts=drafts,
         slack=WebClient(
-            token=token.get_secret_value() if token else None, base_url=settings.slack.api_base()
+            token=token.get_secret_value() if token else None,
+            base_url=settings.slack.api_base(),
+            # A 429 is retried after its Retry-After (nudges, digests, cards), a few times.
+            retry_handlers=[
+                *default_retry_handlers(),
+                RateLimitErrorRetryHandler(max_retry_count=5),
+            ],
         ),
         meter=meter,
         budgets=budgets,

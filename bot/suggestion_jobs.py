@@ -88,9 +88,11 @@ def send_nudge(services: Services, nudge: Nudge) -> str | None:
     """Post one nudge, paced per channel; on failure give the claim back. Its ts, or None."""
     channel = services.settings.suggest.nudge_channel
     target = channel or nudge.slack_user_id  # a user id as channel: the app's DM with them
-    wait_for_turn(
-        services.rate_limits.limiter, target, services.settings.suggest.channel_interval_seconds
+    limiter, interval = (
+        services.rate_limits.limiter,
+        services.settings.suggest.channel_interval_seconds,
     )
+    wait_for_turn(limiter, target, interval)
     try:
         response = services.slack.chat_postMessage(
             channel=target,
@@ -104,6 +106,9 @@ def send_nudge(services: Services, nudge: Nudge) -> str | None:
             release(uow, nudge)
             uow.commit()
         return None
+    # A 429 was retried inside the client after its Retry-After: the channel's turn starts
+    # again from the post that got through, not from the first attempt.
+    limiter.hit(PACE_KEY.format(channel=target), limit=1, window_seconds=interval)
     with UnitOfWork(services.factory) as uow:
         uow.claims.finish(
             nudge.org_id, "nudge", nudge.claim_key, result=f"posted {response['ts']}", at=utcnow()

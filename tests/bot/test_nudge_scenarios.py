@@ -3,13 +3,18 @@ DM a day inside their working hours; Accept drafts it, Dismiss asks why, Snooze 
 
 from __future__ import annotations
 
+import threading
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
+from agents.suggestions.settings import SuggestionSettings
 from bot.actions import ActionId
+from bot.services import build_services
 from bot.suggestion_jobs import scan_org
-from storage.models import OnceClaim, Suggestion, SuggestionStatus, User
+from storage.models import Customer, CustomerStatus, OnceClaim, Suggestion, SuggestionStatus, User
 from storage.uow import UnitOfWork
 from tests.stack import running_stack
 
@@ -117,3 +122,98 @@ def test_someone_elses_suggestion_is_not_theirs_to_decide(tmp_path):
     assert accepted == []
     assert any("Only its owner or a manager" in e.text for e in whispers)
 
+
+NUDGE_CHANNEL = "C_NUDGES"
+INTERVAL = 0.05  # seconds between posts into one channel (1.0 in production: Slack's limit)
+
+
+def _team_of_reps(factory, org_id: int, n: int) -> None:
+    """`n` reps, each owning one active customer nobody has talked to: one suggestion each."""
+    with UnitOfWork(factory) as uow:
+        for i in range(n):
+            rep = User(
+                org_id=org_id,
+                email=f"rep{i}@pace.example",
+                name=f"Rep {i}",
+                slack_user_id=f"U_PACE{i:03d}",
+            )
+            uow.session.add(rep)
+            uow.flush()
+            uow.session.add(
+                Customer(
+                    org_id=org_id,
+                    external_id=f"PACE-{i}",
+                    name=f"Pace Account {i}",
+                    status=CustomerStatus.ACTIVE,
+                    owner_id=rep.id,
+                )
+            )
+        uow.commit()
+
+
+def _posts(stack):
+    return [
+        c for c in stack.slack.calls_to("chat.postMessage") if c.params["channel"] == NUDGE_CHANNEL
+    ]
+
+
+def _assert_paced_and_delivered_once(stack, n: int) -> None:
+    """Every rep's nudge is in the channel exactly once, and the posts into it (retries
+    included) kept the pace."""
+    shown = " ".join(str(m.blocks) for m in stack.slack.channel_messages(NUDGE_CHANNEL))
+    assert [shown.count(f"<@U_PACE{i:03d}>") for i in range(n)] == [1] * n
+    calls = _posts(stack)
+    gaps = [b.at - a.at for a, b in zip(calls, calls[1:], strict=False)]
+    # The pace is kept where the posts are sent; they arrive with a few ms of jitter.
+    assert min(gaps) >= INTERVAL / 2
+    assert (calls[-1].at - calls[0].at) / len(gaps) >= INTERVAL
+
+
+def _pacing_settings() -> SuggestionSettings:
+    return SuggestionSettings(
+        nudge_channel=NUDGE_CHANNEL, nudge_top=1, channel_interval_seconds=INTERVAL
+    )
+
+
+def test_300_nudges_to_one_channel_are_paced_and_survive_429s(tmp_path):
+    with running_stack(tmp_path, suggest=_pacing_settings()) as stack:
+        stack.slack.add_channel(NUDGE_CHANNEL, "nudges")
+        _team_of_reps(stack.services.factory, stack.org_id, 300)
+        stack.slack.fail_next("chat.postMessage", retry_after=1, times=3)
+        scan_org(stack.services, stack.org_id, now=NOW)
+        ratelimited = [c for c in _posts(stack) if c.status == 429]
+        _assert_paced_and_delivered_once(stack, 300)
+        delivered = len([c for c in _posts(stack) if c.ok])
+        scan_org(stack.services, stack.org_id, now=NOW + timedelta(hours=1))
+        later = len([c for c in _posts(stack) if c.ok])
+    assert len(ratelimited) == 3  # answered 429 + Retry-After, then retried
+    assert later == delivered >= 300  # nobody is nudged twice the same day
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_two_workers_scanning_at_once_share_one_pace_and_send_each_nudge_once(
+    tmp_path, pg_url, pg_factory, redis_url
+):
+    """Two processes' worth of services on PostgreSQL and Redis: the once-only claims split
+    the reps between them, and the Redis limiter paces their posts into the one channel."""
+    with (
+        running_stack(
+            tmp_path, database_url=pg_url, redis_url=redis_url, suggest=_pacing_settings()
+        ) as stack,
+        closing(build_services(stack.settings)) as other,
+    ):
+        stack.slack.add_channel(NUDGE_CHANNEL, "nudges")
+        _team_of_reps(stack.services.factory, stack.org_id, 60)
+        barrier = threading.Barrier(2)
+
+        def scan(services):
+            barrier.wait()
+            scan_org(services, stack.org_id, now=NOW)
+
+        threads = [threading.Thread(target=scan, args=(s,)) for s in (stack.services, other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        _assert_paced_and_delivered_once(stack, 60)
