@@ -50,6 +50,8 @@ def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
         "on_edit_submitted",
         "on_reject_submitted",
         "on_regenerate_submitted",
+        "on_suggestion_action",
+        "on_dismiss_submitted",
     }
     surfaces |= dict.fromkeys(interactive, manifest["settings"]["interactivity"]["is_enabled"])
     assert _listener_names() == set(surfaces)
