@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/approvals.py
 	$(BIN)/python bench/metering.py
 	$(BIN)/python bench/cost_report.py
+	$(BIN)/python bench/suggestions.py
 
 clean:
 	rm -rf $(VENV) .countersign .pytest_cache .mypy_cache .ruff_cache

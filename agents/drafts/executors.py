@@ -59,6 +59,11 @@ def execute_in_db(uow: UnitOfWork, job: Execution) -> str:
                 user_id=job.requested_by_id,
             )
         )
+        # The account is no longer silent: its "gone quiet" suggestion ends now, not at the
+        # next scan.
+        uow.suggestions.resolve_silent_account(
+            job.org_id, customer_id, activity_at=job.now, now=job.now
+        )
         return "note added to the CRM"
     if job.kind == DraftKind.TASK:
         uow.crm.add(

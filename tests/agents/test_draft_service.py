@@ -7,7 +7,19 @@ from sqlalchemy import delete, select
 from agents.drafts.policy import ApprovalPolicy, Approvers, KindPolicy
 from agents.drafts.service import Result
 from bot.emulator.mailbox import REFUSED_RECIPIENT_REPLY
-from storage.models import Activity, AuditEvent, Customer, DraftStatus, DraftVersion, Order, Task
+from storage.models import (
+    Activity,
+    AuditEvent,
+    Customer,
+    CustomerStatus,
+    DraftStatus,
+    DraftVersion,
+    Order,
+    Suggestion,
+    SuggestionRule,
+    SuggestionStatus,
+    Task,
+)
 from storage.models.enums import DraftKind
 from storage.uow import UnitOfWork
 from tests.agents.drafts_fixtures import (
@@ -16,6 +28,7 @@ from tests.agents.drafts_fixtures import (
     INGRID,
     MANAGER,
     MAYA_EMAIL,
+    NOW,
     OTHER_REP,
     PAYLOADS,
     REP,
@@ -140,6 +153,28 @@ def test_self_approved_note_adds_one_activity(desk):
     summary = "Inspection follow-up\n\nIngrid wants a quote."
     assert desk.count(Activity, Activity.summary == summary, Activity.kind == "note") == 1
     assert desk.outbox.messages == []
+
+
+def test_an_approved_note_resolves_the_customers_gone_quiet_suggestion(desk):
+    quiet = NOW + timedelta(days=60)  # two months after the demo CRM's last entries
+    with UnitOfWork(desk.factory) as uow:
+        uow.crm.customer(desk.org_id, desk.customer_id).status = CustomerStatus.ACTIVE
+        uow.flush()
+        uow.suggestions.scan(desk.org_id, now=quiet, rules=[SuggestionRule.SILENT_ACCOUNT])
+        assert uow.suggestions.open_for_customer(desk.org_id, desk.customer_id)
+        uow.commit()
+    draft_id = desk.propose(DraftKind.NOTE)
+
+    desk.service.approve(TEAM, REP, draft_id, 1)
+
+    with UnitOfWork(desk.factory) as uow:
+        statuses = uow.session.scalars(
+            select(Suggestion.status).where(
+                Suggestion.customer_id == desk.customer_id,
+                Suggestion.rule == SuggestionRule.SILENT_ACCOUNT,
+            )
+        ).all()
+    assert list(statuses) == [SuggestionStatus.RESOLVED]
 
 
 def test_self_approved_task_creates_one_task_for_the_requester(desk):
