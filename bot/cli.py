@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument(
         "--now", action="store_true", help="post yesterday's digest of every org right away"
     )
+    suggest = sub.add_parser("suggest", help="run the suggestion scan and send due nudges")
+    suggest.add_argument(
+        "--now", action="store_true", help="nudge reps now, even outside their working hours"
+    )
     return parser
 
 

@@ -149,6 +149,27 @@ def digest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if any(run.status == "failed" for run in runs) else 0
 
 
+def suggest(args: argparse.Namespace, settings: Settings) -> int:
+    """Scan every org's CRM for suggestions and send the nudges that are due."""
+    from bot.services import build_services
+    from bot.suggestion_jobs import scan_all
+
+    settings.require("SLACK_BOT_TOKEN")
+    _prepare_embedded(settings)
+    services = build_services(settings)
+    try:
+        reports = scan_all(services, anytime=args.now)
+        with UnitOfWork(services.factory) as uow:
+            names = {org.id: org.name for org in uow.orgs.all()}
+    finally:
+        services.close()
+    for org_id, report in reports.items():
+        _say(f"{names.get(org_id, org_id)}: {report.open} open suggestions, {report.nudged} nudged")
+    if not args.now and reports and not any(r.nudged for r in reports.values()):
+        _say("nobody nudged: each rep gets one a day inside their working hours (--now: now)")
+    return 0
+
+
 def _existing_org_id(factory: sessionmaker[Session], team: str | None) -> int:
     with UnitOfWork(factory) as uow:
         orgs = [uow.orgs.by_team(team)] if team else uow.orgs.all()

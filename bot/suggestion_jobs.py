@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,19 +38,36 @@ def register_suggestion_jobs(services: Services) -> None:
 
 
 def _scan_job(services: Services) -> None:
-    opened = scan_all(services)
-    log.info("suggestion scan: %s open suggestions in %s orgs", sum(opened.values()), len(opened))
+    reports = scan_all(services)
+    log.info(
+        "suggestion scan: %s open suggestions, %s nudges in %s orgs",
+        sum(r.open for r in reports.values()),
+        sum(r.nudged for r in reports.values()),
+        len(reports),
+    )
 
 
-def scan_all(services: Services, *, now: datetime | None = None) -> dict[int, int]:
-    """Scan every org, then send its due nudges; open suggestions per org (for the CLI)."""
+@dataclass(frozen=True)
+class ScanReport:
+    """One org's scan: open suggestions after it, and nudges posted."""
+
+    open: int
+    nudged: int
+
+
+def scan_all(
+    services: Services, *, now: datetime | None = None, anytime: bool = False
+) -> dict[int, ScanReport]:
+    """Scan every org, then send its due nudges (`anytime`: outside working hours too)."""
     now = now or utcnow()
     with UnitOfWork(services.factory) as uow:
         org_ids = [org.id for org in uow.orgs.all()]
-    return {org_id: scan_org(services, org_id, now=now) for org_id in org_ids}
+    return {org_id: scan_org(services, org_id, now=now, anytime=anytime) for org_id in org_ids}
 
 
-def scan_org(services: Services, org_id: int, *, now: datetime) -> int:
+def scan_org(
+    services: Services, org_id: int, *, now: datetime, anytime: bool = False
+) -> ScanReport:
     """One org: the rules (one transaction), then its nudges (claimed, then posted)."""
     settings = services.settings.suggest
     with UnitOfWork(services.factory) as uow:
@@ -57,11 +75,12 @@ def scan_org(services: Services, org_id: int, *, now: datetime) -> int:
         uow.commit()
     link_owners(services, org_id, now=now)
     with UnitOfWork(services.factory) as uow:
-        nudges = claim_nudges(uow, org_id, now=now, settings=settings, by=scheduler_id())
+        nudges = claim_nudges(
+            uow, org_id, now=now, settings=settings, by=scheduler_id(), anytime=anytime
+        )
         uow.commit()
-    for nudge in nudges:
-        send_nudge(services, nudge)
-    return result.open
+    posted = [send_nudge(services, nudge) for nudge in nudges]
+    return ScanReport(open=result.open, nudged=sum(ts is not None for ts in posted))
 
 
 def link_owners(services: Services, org_id: int, *, now: datetime) -> None:

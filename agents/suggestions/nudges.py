@@ -64,17 +64,23 @@ def in_working_hours(now: datetime, timezone: str, settings: SuggestionSettings)
 
 
 def claim_nudges(
-    uow: UnitOfWork, org_id: int, *, now: datetime, settings: SuggestionSettings, by: str
+    uow: UnitOfWork,
+    org_id: int,
+    *,
+    now: datetime,
+    settings: SuggestionSettings,
+    by: str,
+    anytime: bool = False,
 ) -> list[Nudge]:
-    """Claim and mark today's nudges of every rep of the org who is at work and has open
-    suggestions not sent recently. The caller commits, then posts them."""
+    """Claim and mark today's nudges of every rep of the org who is at work (or `anytime`) and
+    has open suggestions not sent recently. The caller commits, then posts them."""
     since = now - timedelta(days=RENUDGE_DAYS)
     nudges = []
     for owner_id in uow.suggestions.owners_to_nudge(org_id, not_nudged_since=since):
         user = uow.orgs.user(org_id, owner_id)
         if user is None or not user.slack_user_id:
             continue  # not in Slack yet: nowhere to send it
-        if not in_working_hours(now, user.timezone, settings):
+        if not anytime and not in_working_hours(now, user.timezone, settings):
             continue  # a later scan, inside their hours, sends it
         nudge = _claim(uow, user, now=now, since=since, settings=settings, by=by)
         if nudge is not None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from agents.suggestions.settings import SuggestionSettings
 from bot.actions import ActionId
+from bot.cli import main
 from bot.services import build_services
 from bot.suggestion_jobs import scan_org
 from storage.models import Customer, CustomerStatus, OnceClaim, Suggestion, SuggestionStatus, User
@@ -46,7 +47,7 @@ def test_each_rep_gets_one_nudge_a_day_with_their_top_suggestions(tmp_path):
         scan_org(stack.services, stack.org_id, now=NOW + timedelta(hours=2))
         later_same_day = len(_nudges(stack, "U_REP1"))
         mine = _suggestions(stack, owner_id=_user_id(stack, "U_REP1"))
-    assert opened > 0
+    assert opened.open > 0 and opened.nudged >= 2
     accepts = [b for b in maya.blocks if b.get("block_id", "").startswith("suggestion_actions:")]
     assert len(accepts) == 3  # the top three
     sent = sorted(int(b["block_id"].split(":")[1]) for b in accepts)
@@ -217,3 +218,21 @@ def test_two_workers_scanning_at_once_share_one_pace_and_send_each_nudge_once(
         for thread in threads:
             thread.join()
         _assert_paced_and_delivered_once(stack, 60)
+
+
+def test_cli_suggest_now_scans_and_nudges_once(tmp_path, monkeypatch, capsys):
+    with running_stack(tmp_path) as stack:
+        for name in ("DATABASE_URL", "REDIS_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", stack.settings.slack.bot_token.get_secret_value())
+        monkeypatch.setenv("SLACK_API_URL", stack.slack.api_url)
+        monkeypatch.setenv("COUNTERSIGN_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("COUNTERSIGN_LOG_LEVEL", "WARNING")
+        assert main(["suggest", "--now"]) == 0
+        first = capsys.readouterr().out
+        assert main(["suggest", "--now"]) == 0
+        second = capsys.readouterr().out
+        nudged = _nudges(stack, "U_REP1") + _nudges(stack, "U_REP2")
+    open_now = int(first.split(": ")[1].split()[0])
+    assert open_now > 0 and first.strip().endswith(f"{len(nudged)} nudged") and nudged
+    assert second.strip() == f"Demo Co: {open_now} open suggestions, 0 nudged"
