@@ -11,12 +11,13 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from agents.suggestions.nudges import RENUDGE_DAYS, Nudge, claim_nudges, nudge_of, release
+from agents.suggestions.nudges import NUDGE, RENUDGE_DAYS, Nudge, claim_nudges, nudge_of, release
 from bot.digest import scheduler_id
 from bot.nudge_blocks import nudge_blocks, nudge_text
 from bot.periodic import SCAN_SUGGESTIONS
 from bot.questions import ANSWER_QUESTION, question_payload
 from bot.services import Services
+from storage.cache import StoreUnavailable
 from storage.limits.ratelimit import RateLimiter
 from storage.models import Role, Suggestion, User
 from storage.types import utcnow
@@ -25,7 +26,6 @@ from storage.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 DECIDE_SUGGESTION = "decide_suggestion"
-PACE_KEY = "slack-channel-pace:{channel}"
 
 
 def register_suggestion_jobs(services: Services) -> None:
@@ -62,7 +62,13 @@ def scan_all(
     now = now or utcnow()
     with UnitOfWork(services.factory) as uow:
         org_ids = [org.id for org in uow.orgs.all()]
-    return {org_id: scan_org(services, org_id, now=now, anytime=anytime) for org_id in org_ids}
+    reports = {}
+    for org_id in org_ids:
+        try:
+            reports[org_id] = scan_org(services, org_id, now=now, anytime=anytime)
+        except Exception:  # one org's failure must not keep the others' reps waiting
+            log.exception("suggestion scan of org %s failed", org_id)
+    return reports
 
 
 def scan_org(
@@ -127,10 +133,10 @@ def send_nudge(services: Services, nudge: Nudge) -> str | None:
         return None
     # A 429 was retried inside the client after its Retry-After: the channel's turn starts
     # again from the post that got through, not from the first attempt.
-    limiter.hit(PACE_KEY.format(channel=target), limit=1, window_seconds=interval)
+    _take_turn(limiter, target, interval)
     with UnitOfWork(services.factory) as uow:
         uow.claims.finish(
-            nudge.org_id, "nudge", nudge.claim_key, result=f"posted {response['ts']}", at=utcnow()
+            nudge.org_id, NUDGE, nudge.claim_key, result=f"posted {response['ts']}", at=utcnow()
         )
         uow.commit()
     return str(response["ts"])
@@ -138,12 +144,28 @@ def send_nudge(services: Services, nudge: Nudge) -> str | None:
 
 def wait_for_turn(limiter: RateLimiter, channel: str, interval: float) -> None:
     """Block until this channel may take another message: one per `interval` seconds across
-    every worker (the shared sliding-window limiter; Slack allows about one per second)."""
+    every worker (the shared sliding-window limiter; Slack allows about one per second).
+    With the limiter's store down, each worker keeps the pace on its own."""
     while True:
-        decision = limiter.hit(PACE_KEY.format(channel=channel), limit=1, window_seconds=interval)
+        try:
+            decision = limiter.hit(_pace_key(channel), limit=1, window_seconds=interval)
+        except StoreUnavailable:
+            time.sleep(interval)
+            return
         if decision.allowed:
             return
         time.sleep(max(decision.retry_after_seconds, 0.01))
+
+
+def _take_turn(limiter: RateLimiter, channel: str, interval: float) -> None:
+    try:
+        limiter.hit(_pace_key(channel), limit=1, window_seconds=interval)
+    except StoreUnavailable:
+        pass  # wait_for_turn sleeps a whole interval then
+
+
+def _pace_key(channel: str) -> str:
+    return f"slack-channel-pace:{channel}"
 
 
 # --- decisions ---------------------------------------------------------------------------------
