@@ -642,14 +642,15 @@ The ledger write alone, on other pools (the three interleaved call by call):
 (p50 {full["p50_ms"]} ms, p99 {full["p99_ms"]} ms). The ledger write is {write} ms of the
 {full["p50_ms"]} ms p50 (its COMMIT {p["ledger_commit"]["p50_ms"]} ms, a `SELECT 1` round trip
 {result["round_trips"]["postgres_select_1"]["p50_ms"]} ms); reserve and settle on Redis are
-{p["reserve"]["p50_ms"]} and {p["settle"]["p50_ms"]} ms. Before this change (up to commit
-cbd2715: the ledger INSERT and one wide roll-up's upsert as two statements, on the pool with
-pre-ping) the full call took about 4 ms p50. What is left is one durable round trip to PostgreSQL and its commit, on the caller's
-time: getting under 1 ms p50 means taking the ledger write off the call's path (reserve and
-settle stay on it), e.g. the row appended to a Redis stream with the settle, in one Lua
-call, and a worker writing the stream into the ledger and the roll-ups in batches,
-idempotently on the call id. Not built: it trades "the ledger row exists when the call
-returns" for "within a second, if Redis persists its stream", a choice for the team.
+{p["reserve"]["p50_ms"]} and {p["settle"]["p50_ms"]} ms.
+Before this change (up to commit cbd2715: the ledger INSERT and one wide roll-up's upsert as
+two statements, on the pool with pre-ping) the full call took about 4 ms p50. What is left
+is one durable round trip to PostgreSQL and its commit, on the caller's time: getting under
+1 ms p50 means taking the ledger write off the call's path (reserve and settle stay on it),
+e.g. the row appended to a Redis stream with the settle, in one Lua call, and a worker
+writing the stream into the ledger and the roll-ups in batches, idempotently on the call id.
+Not built: it trades "the ledger row exists when the call returns" for "within a second, if
+Redis persists its stream", a choice for the team.
 """
 
 
