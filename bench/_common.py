@@ -9,8 +9,10 @@ import re
 import statistics
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,3 +152,26 @@ def write_section(heading: str, text: str, path: Path = RESULTS) -> None:
     else:
         updated = current.rstrip() + "\n\n" + section
     path.write_text(updated, encoding="utf-8")
+
+
+ADMIN_URL = os.environ.get(
+    "COUNTERSIGN_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@contextmanager
+def scratch_database(prefix: str = "countersign_bench", *, keep: bool = False) -> Iterator[str]:
+    """A new, empty database on the test server (its URL), dropped afterwards unless `keep`."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()

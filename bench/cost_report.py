@@ -16,16 +16,14 @@ import json
 import os
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_start
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from _common import machine, percentile, write_section
+from _common import machine, percentile, scratch_database, write_section
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,9 +35,6 @@ from storage.models import LLMCall
 from storage.repositories.usage import Dimension, UsageGroup, UsageTotals, _sums
 from storage.uow import UnitOfWork
 
-ADMIN_URL = os.environ.get(
-    "COUNTERSIGN_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 DIMENSIONS: tuple[Dimension, ...] = ("user", "customer", "model", "agent")
 SPAN_DAYS = 395  # ~13 months of history ending now
 CHUNKS = 10  # each growth step is inserted in this many time slices, oldest first
@@ -98,21 +93,6 @@ TOKENS = {
 
 
 # --- database ----------------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(keep: bool) -> Iterator[str]:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"countersign_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        if not keep:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass(frozen=True)
@@ -712,7 +692,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     before = loadavg()
-    with fresh_database(args.keep) as url:
+    with scratch_database(keep=args.keep) as url:
         if args.keep:
             progress(f"scratch database (kept): {url}")
         result = run(url, args)

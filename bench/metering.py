@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from _common import machine, percentile, write_section
+from _common import machine, percentile, scratch_database, write_section
 from anthropic.types import Message, TextBlock
 from anthropic.types import Usage as ApiUsage
 from sqlalchemy import Engine, create_engine, text
@@ -59,9 +59,6 @@ from storage.models import (
 from storage.types import utcnow
 from storage.uow import UnitOfWork
 
-ADMIN_URL = os.environ.get(
-    "COUNTERSIGN_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 REDIS_URL = os.environ.get("COUNTERSIGN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens: connection refused at once
 MODEL = "claude-sonnet-5-5"
@@ -73,18 +70,9 @@ WARMUP = 200
 
 @contextmanager
 def fresh_postgres() -> Iterator[str]:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"countersign_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with scratch_database() as url:
         upgrade(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager

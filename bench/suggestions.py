@@ -18,13 +18,10 @@ import json
 import os
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from _common import machine, write_section
+from _common import machine, scratch_database, write_section
 from sqlalchemy import Engine, create_engine, event, text
 
 from storage.db import make_engine, session_factory
@@ -32,27 +29,8 @@ from storage.migrate import upgrade
 from storage.models import SuggestionRule
 from storage.uow import UnitOfWork
 
-ADMIN_URL = os.environ.get(
-    "COUNTERSIGN_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 REPS = 200
 TABLES = ("customer", "activity", "deal", "task", "invoice")
-
-
-@contextmanager
-def fresh_database(keep: bool) -> Iterator[str]:
-    """A new database on the test server, dropped afterwards unless `keep`."""
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"countersign_bench_sugg_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        if not keep:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --- the generated CRM ---------------------------------------------------------------------
@@ -441,7 +419,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     before = loadavg()
-    with fresh_database(args.keep) as url:
+    with scratch_database("countersign_bench_sugg", keep=args.keep) as url:
         if args.keep:
             progress(f"scratch database (kept): {url}")
         result = run(url, args)
