@@ -203,13 +203,13 @@ def decide(services: Services, payload: dict[str, Any]) -> None:
         if not _apply(uow, suggestion, actor, payload, now):
             _whisper(services, payload, f"That one was {suggestion.status.value} already.")
             return
-        customer = uow.crm.customer(org.id, suggestion.customer_id)
+        if payload["decision"] == "accept":
+            customer = uow.crm.customer(org.id, suggestion.customer_id)
+            _start_drafting(uow, services, payload, suggestion, customer.name if customer else "")
         nudge = nudge_of(uow, suggestion)
         uow.commit()
     if nudge is not None:
         _update_message(services, payload, nudge)
-    if payload["decision"] == "accept":
-        _start_drafting(services, payload, suggestion, customer.name if customer else "")
 
 
 def _may_decide(actor: User, suggestion: Suggestion) -> bool:
@@ -246,14 +246,16 @@ def _update_message(services: Services, payload: dict[str, Any], nudge: Nudge) -
 
 
 def _start_drafting(
-    services: Services, payload: dict[str, Any], s: Suggestion, customer: str
+    uow: UnitOfWork, services: Services, payload: dict[str, Any], s: Suggestion, customer: str
 ) -> None:
     """Hand the suggestion to the drafting agent, in the nudge's thread: its draft card
-    appears there with Approve / Edit / Reject, like any other draft."""
+    appears there with Approve / Edit / Reject, like any other draft. Queued in the accept's
+    transaction: accepted and handed over, or neither."""
     if not payload.get("channel"):
         return
     request = f"Draft {_article(s.proposed_action.value)} for {customer}: {s.title}. {s.reasoning}"
-    services.runner.defer(
+    services.runner.defer_in(
+        uow.session,
         ANSWER_QUESTION,
         question_payload(
             team_id=payload["team_id"],
