@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, Dialect, Numeric, String
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -14,6 +15,14 @@ from typing_extensions import override
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+def zone(name: str) -> ZoneInfo:
+    """The time zone a stored name (an org's, a person's) stands for; UTC if it is unknown."""
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

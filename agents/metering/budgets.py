@@ -35,7 +35,7 @@ from storage.cache import StoreUnavailable
 from storage.limits.counters import Charge, Counters, Reserved
 from storage.models import BudgetMetric, BudgetReservation, BudgetScope
 from storage.repositories.usage import Dimension
-from storage.types import utcnow
+from storage.types import utcnow, zone
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -61,10 +61,10 @@ class Refusal:
         else:
             amounts = f"{self.used:,} of {self.limit:,} calls used"
         local = self.resets_at.strftime("%a %d %b %H:%M")
-        zone = self.resets_at.tzname() or ""
+        abbreviation = self.resets_at.tzname() or ""
         return (
             f"This request would go over {self.budget} ({amounts}). "
-            f"It resets {local} {zone} (in {_duration(self.resets_at - now)}). "
+            f"It resets {local} {abbreviation} (in {_duration(self.resets_at - now)}). "
             "Nothing was spent; an admin can raise it with `/ai-cost budget set`."
         )
 
@@ -371,7 +371,7 @@ class BudgetGuard:
                 return cached  # stale budgets beat no budgets while the database blips
             raise SpendingUnavailable() from exc
         rules = effective_rules(default_rules(self.settings, plan), overrides)
-        loaded = _OrgBudgets(_zone(tz_name), rules, time.monotonic())
+        loaded = _OrgBudgets(zone(tz_name), rules, time.monotonic())
         self._orgs[org_id] = loaded
         return loaded
 
@@ -397,13 +397,6 @@ def _settled(uow: UnitOfWork, org_id: int, rule: BudgetRule, target: str, w: Win
     if rule.metric == BudgetMetric.COST:
         return totals.cost_micro_usd
     return totals.requests - totals.errors - totals.cached_hits
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _duration(delta: timedelta) -> str:

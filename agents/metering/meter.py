@@ -21,7 +21,7 @@ from agents.metering.rules import CallScope
 from agents.tools.base import RunState
 from storage.db import retry_on_lost_connection
 from storage.models import CallStatus, LLMCall
-from storage.types import utcnow
+from storage.types import utcnow, zone
 from storage.uow import UnitOfWork
 
 ZONE_CACHE_SECONDS = 300.0
@@ -116,7 +116,7 @@ class Meter:
         cached = self._zones.get(org_id)
         if cached is None or time.monotonic() - cached[1] > ZONE_CACHE_SECONDS:
             org = uow.orgs.get(org_id)
-            cached = (_zone(org.timezone if org else "UTC"), time.monotonic())
+            cached = (zone(org.timezone if org else "UTC"), time.monotonic())
             self._zones[org_id] = cached
         return at.astimezone(cached[0]).date()
 
@@ -268,10 +268,3 @@ class MeteredLLM:
             request_id=request_id,
         )
         self.meter.write(row)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from agents.suggestions.settings import SuggestionSettings
 from storage.models import DraftKind, Suggestion, SuggestionRule, SuggestionStatus, User
+from storage.types import zone
 from storage.uow import UnitOfWork
 
 NUDGE = "nudge"
@@ -59,7 +59,7 @@ def claim_key(user_id: int, local_day: date) -> str:
 
 def in_working_hours(now: datetime, timezone: str, settings: SuggestionSettings) -> bool:
     """Monday to Friday, between the configured hours, on the rep's own clock."""
-    local = now.astimezone(_zone(timezone))
+    local = now.astimezone(zone(timezone))
     return local.weekday() < 5 and settings.work_start_hour <= local.hour < settings.work_end_hour
 
 
@@ -103,7 +103,7 @@ def _claim(
     settings: SuggestionSettings,
     by: str,
 ) -> Nudge | None:
-    local_day = now.astimezone(_zone(user.timezone)).date()
+    local_day = now.astimezone(zone(user.timezone)).date()
     key = claim_key(user.id, local_day)
     if not uow.claims.claim(user.org_id, NUDGE, key, by=by):
         return None  # already sent today, by us or another worker
@@ -144,7 +144,7 @@ def _nudge(uow: UnitOfWork, user: User, sent: list[Suggestion], at: datetime) ->
         org_id=org_id,
         user_id=user.id,
         slack_user_id=user.slack_user_id,
-        local_day=at.astimezone(_zone(user.timezone)).date(),
+        local_day=at.astimezone(zone(user.timezone)).date(),
         items=tuple(items),
     )
 
@@ -163,10 +163,3 @@ def _item(s: Suggestion, customer: str, decided_by: str | None = None) -> Item:
         reason=s.dismiss_reason,
         snoozed_until=s.snoozed_until,
     )
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
