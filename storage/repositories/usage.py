@@ -8,14 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Select, bindparam, case, func, insert, select, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import (
     NOBODY,
     ROLLUP_MEASURES,
-    ROLLUPS,
     CallStatus,
     Customer,
     LLMCall,
@@ -24,12 +22,12 @@ from storage.models import (
     UsageDailyUser,
     User,
 )
+from storage.repositories.usage_record import LEDGER_MEASURES, Rollup, measures, record_call
 
 # Any select over a roll-up table, whatever its columns.
 _Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
 
 Dimension = Literal["user", "customer", "model", "agent", "request_type"]
-Rollup = type[UsageDailyOrg] | type[UsageDailyUser] | type[UsageDailyCustomer]
 
 # The narrowest roll-up holding each dimension, and the column it is kept in.
 _HOME: dict[str, tuple[Rollup, str]] = {
@@ -128,21 +126,8 @@ class UsageRepository:
         self.session = session
 
     def record(self, call: LLMCall, *, day: date) -> None:
-        """Append one ledger row and add it to each roll-up (`day` is the org-local date).
-
-        Every model call pays for this, so the statements are built once and run with
-        parameters: on PostgreSQL one statement (the ledger INSERT and the three upserts as
-        data-modifying CTEs: one round trip instead of four), on SQLite four. Building the
-        ORM flush and the upserts per call had tripled the cost (bench/metering.py)."""
-        values = _rollup_values(call, day)
-        if self.session.get_bind().dialect.name == "postgresql":
-            row = {f"c_{key}": value for key, value in _ledger_columns(call).items()}
-            self.session.execute(_pg_record(), {**row, **values})
-            return
-        self.session.execute(_LEDGER_INSERT, _ledger_values(call))
-        for table in ROLLUPS:
-            wanted = {column: values[column] for column in (*table.KEY, *ROLLUP_MEASURES)}
-            self.session.execute(_sqlite_upsert(table), wanted)
+        """Append one ledger row and add it to each roll-up (`day` is the org-local date)."""
+        record_call(self.session, call, day)
 
     def totals(
         self,
@@ -222,7 +207,7 @@ class UsageRepository:
             LLMCall.model,
             LLMCall.request_type,
             LLMCall.status,
-            *(getattr(LLMCall, m) for m in _LEDGER_MEASURES),
+            *(getattr(LLMCall, m) for m in LEDGER_MEASURES),
         )
         stmt = select(*columns).where(
             LLMCall.org_id == org_id, LLMCall.created_at >= start, LLMCall.created_at < end
@@ -232,7 +217,7 @@ class UsageRepository:
             day = row.created_at.astimezone(tz).date()
             key = (day, row.user_id or NOBODY, row.customer_id or NOBODY, *row[3:6])
             total = sums[key]
-            for i, value in enumerate(_measures(row.status, *row[7:])):
+            for i, value in enumerate(measures(row.status, *row[7:])):
                 total[i] += value
         return [
             LedgerGroup(
@@ -292,61 +277,6 @@ def _in_days(stmt: _Stmt, table: Rollup, org_id: int, start: date, end: date) ->
     return stmt.where(table.org_id == org_id, table.day >= start, table.day < end)
 
 
-# The ledger's token and money columns, in the order `_measures` takes them.
-_LEDGER_MEASURES = (
-    "input_tokens",
-    "output_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "cache_read_tokens",
-    "cost_micro_usd",
-    "saved_micro_usd",
-)
-
-
-def _measures(
-    status: CallStatus,
-    input_tokens: int | None,
-    output_tokens: int | None,
-    cache_write_5m_tokens: int | None,
-    cache_write_1h_tokens: int | None,
-    cache_read_tokens: int | None,
-    cost_micro_usd: int | None,
-    saved_micro_usd: int | None,
-) -> tuple[int, ...]:
-    """One call's contribution to each of ROLLUP_MEASURES, in that order."""
-    cached = status == CallStatus.CACHED
-    live = 0 if cached else 1  # a cache hit processed no tokens; its row keeps them as "saved"
-    saved = saved_micro_usd or 0
-    return (
-        1,
-        1 if status == CallStatus.ERROR else 0,
-        1 - live,
-        live * (input_tokens or 0),
-        live * (output_tokens or 0),
-        live * (cache_write_5m_tokens or 0),
-        live * (cache_write_1h_tokens or 0),
-        live * (cache_read_tokens or 0),
-        cost_micro_usd or 0,
-        saved if cached else 0,
-        0 if cached else saved,
-    )
-
-
-def _rollup_values(call: LLMCall, day: date) -> dict[str, Any]:
-    measures = _measures(call.status, *(getattr(call, m) for m in _LEDGER_MEASURES))
-    return {
-        "org_id": call.org_id,
-        "day": day,
-        "user_id": call.user_id or NOBODY,
-        "customer_id": call.customer_id or NOBODY,
-        "agent": call.agent,
-        "model": call.model,
-        "request_type": call.request_type,
-        **dict(zip(ROLLUP_MEASURES, measures, strict=True)),
-    }
-
-
 def _rollup_totals(m: dict[str, int]) -> UsageTotals:
     """Roll-up measures as totals (both cache-write lifetimes together)."""
     return UsageTotals(
@@ -361,64 +291,3 @@ def _rollup_totals(m: dict[str, int]) -> UsageTotals:
         response_cache_saved_micro_usd=m["response_cache_saved_micro_usd"],
         prompt_cache_saved_micro_usd=m["prompt_cache_saved_micro_usd"],
     )
-
-
-_LEDGER_INSERT = insert(LLMCall)
-_STATEMENTS: dict[str, Any] = {}
-
-
-def _ledger_values(call: LLMCall) -> dict[str, Any]:
-    """The row's set columns; unset ones get their column defaults from the INSERT."""
-    columns = LLMCall.__table__.columns
-    return {c.key: value for c in columns if (value := getattr(call, c.key)) is not None}
-
-
-def _ledger_columns(call: LLMCall) -> dict[str, Any]:
-    """Every column but the id, with Python-side defaults filled in (the one-statement
-    INSERT names them all)."""
-    values = {}
-    for column in LLMCall.__table__.columns:
-        if column.key == "id":
-            continue
-        value = getattr(call, column.key)
-        if value is None and column.default is not None:
-            default = column.default.arg
-            value = default(None) if callable(default) else default
-        values[column.key] = value
-    return values
-
-
-def _sqlite_upsert(table: Rollup) -> Any:
-    """INSERT … ON CONFLICT (key) DO UPDATE SET m = m + excluded.m, built once per table."""
-    stmt = _STATEMENTS.get(table.__tablename__)
-    if stmt is None:
-        base = sqlite.insert(table)
-        added = {m: getattr(table, m) + getattr(base.excluded, m) for m in ROLLUP_MEASURES}
-        stmt = base.on_conflict_do_update(index_elements=list(table.KEY), set_=added)
-        _STATEMENTS[table.__tablename__] = stmt
-    return stmt
-
-
-def _pg_record() -> Any:
-    """The ledger INSERT and the three roll-up upserts as one PostgreSQL statement (its
-    data-modifying CTEs all run, read or not), typed from the models, built once."""
-    stmt = _STATEMENTS.get("postgresql")
-    if stmt is None:
-        ledger = [c for c in LLMCall.__table__.columns if c.key != "id"]
-        parts = [
-            f"call AS (INSERT INTO llm_call ({', '.join(c.name for c in ledger)}) "
-            f"VALUES ({', '.join(':c_' + c.key for c in ledger)}) RETURNING id)"
-        ]
-        for table in ROLLUPS:
-            name, columns = table.__tablename__, [*table.KEY, *ROLLUP_MEASURES]
-            added = ", ".join(f"{m} = {name}.{m} + excluded.{m}" for m in ROLLUP_MEASURES)
-            parts.append(
-                f"{name} AS (INSERT INTO {name} ({', '.join(columns)}) "
-                f"VALUES ({', '.join(':' + c for c in columns)}) "
-                f"ON CONFLICT ({', '.join(table.KEY)}) DO UPDATE SET {added})"
-            )
-        types = [bindparam(f"c_{c.key}", type_=c.type) for c in ledger]
-        types += [bindparam(c, type_=UsageDailyOrg.__table__.c[c].type) for c in ("day",)]
-        stmt = text(f"WITH {', '.join(parts)} SELECT id FROM call").bindparams(*types)
-        _STATEMENTS["postgresql"] = stmt
-    return stmt
