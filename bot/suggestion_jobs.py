@@ -1,5 +1,5 @@
-"""Suggestion jobs: the periodic scan (rules, then each rep's nudge), and a person's decision
-on a nudge (Accept starts the drafting flow in the nudge's thread)."""
+"""Suggestion jobs: the periodic scan (rules, then each rep's nudge, paced per channel), and
+the decision on a nudge (bot/suggestion_decisions.py)."""
 
 from __future__ import annotations
 
@@ -7,34 +7,27 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from agents.suggestions.nudges import NUDGE, RENUDGE_DAYS, Nudge, claim_nudges, nudge_of, release
+from agents.suggestions.nudges import NUDGE, RENUDGE_DAYS, Nudge, claim_nudges, release
 from bot.digest import scheduler_id
 from bot.nudge_blocks import nudge_blocks, nudge_text
 from bot.periodic import SCAN_SUGGESTIONS
-from bot.questions import ANSWER_QUESTION, question_payload
 from bot.services import Services
+from bot.suggestion_decisions import DECIDE_SUGGESTION, decide
 from storage.cache import StoreUnavailable
 from storage.limits.ratelimit import RateLimiter
-from storage.models import Role, Suggestion, User
 from storage.types import utcnow
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-DECIDE_SUGGESTION = "decide_suggestion"
 
 
 def register_suggestion_jobs(services: Services) -> None:
     """The scan's body and the decision job."""
     services.runner.register(SCAN_SUGGESTIONS, lambda _p: _scan_job(services))
     services.runner.register(DECIDE_SUGGESTION, lambda p: decide(services, p))
-
-
-# --- the scan and the nudges ----------------------------------------------------------------
 
 
 def _scan_job(services: Services) -> None:
@@ -166,121 +159,3 @@ def _take_turn(limiter: RateLimiter, channel: str, interval: float) -> None:
 
 def _pace_key(channel: str) -> str:
     return f"slack-channel-pace:{channel}"
-
-
-# --- decisions ---------------------------------------------------------------------------------
-
-
-def decision_payload(
-    body: dict[str, Any], decision: str, suggestion_id: int, **extra: Any
-) -> dict[str, Any]:
-    """The job payload for a click on a nudge (or the Dismiss modal's submission)."""
-    container = body.get("container") or {}
-    return {
-        "team_id": body["team"]["id"],
-        "user": body["user"]["id"],
-        "decision": decision,
-        "suggestion_id": suggestion_id,
-        "channel": container.get("channel_id") or (body.get("channel") or {}).get("id"),
-        "message_ts": container.get("message_ts"),
-        **extra,
-    }
-
-
-def decide(services: Services, payload: dict[str, Any]) -> None:
-    """Accept, dismiss or snooze; tell the person if it was decided already or is not theirs."""
-    now = utcnow()
-    with UnitOfWork(services.factory) as uow:
-        org = uow.orgs.by_team(payload["team_id"])
-        actor = uow.orgs.user_by_slack_id(org.id, payload["user"]) if org else None
-        suggestion = uow.suggestions.get(org.id, payload["suggestion_id"]) if org else None
-        if org is None or actor is None or suggestion is None:
-            _whisper(services, payload, "I can't find that suggestion any more.")
-            return
-        if not _may_decide(actor, suggestion):
-            _whisper(services, payload, "Only its owner or a manager can decide on that one.")
-            return
-        if not _apply(uow, suggestion, actor, payload, now):
-            _whisper(services, payload, f"That one was {suggestion.status.value} already.")
-            return
-        if payload["decision"] == "accept":
-            customer = uow.crm.customer(org.id, suggestion.customer_id)
-            _start_drafting(uow, services, payload, suggestion, customer.name if customer else "")
-        nudge = nudge_of(uow, suggestion)
-        uow.commit()
-    if nudge is not None:
-        _update_message(services, payload, nudge)
-
-
-def _may_decide(actor: User, suggestion: Suggestion) -> bool:
-    return suggestion.owner_id == actor.id or actor.role in (Role.MANAGER, Role.ADMIN)
-
-
-def _apply(
-    uow: UnitOfWork, s: Suggestion, actor: User, payload: dict[str, Any], now: datetime
-) -> bool:
-    """The decision, compare-and-set: False when someone else decided it first."""
-    decision, repo = payload["decision"], uow.suggestions
-    if decision == "accept":
-        return repo.accept(s.org_id, s.id, by_user_id=actor.id, at=now)
-    if decision == "dismiss":
-        reason = payload.get("reason")
-        return repo.dismiss(s.org_id, s.id, by_user_id=actor.id, at=now, reason=reason)
-    until = now + timedelta(days=int(payload.get("days", 1)))
-    return repo.snooze(s.org_id, s.id, by_user_id=actor.id, at=now, until=until)
-
-
-def _update_message(services: Services, payload: dict[str, Any], nudge: Nudge) -> None:
-    """Redraw the nudge from the database: every item's buttons or its outcome."""
-    if not (payload.get("channel") and payload.get("message_ts")):
-        return
-    try:
-        services.slack.chat_update(
-            channel=payload["channel"],
-            ts=payload["message_ts"],
-            text=nudge_text(nudge),
-            blocks=nudge_blocks(nudge, mention=services.settings.suggest.nudge_channel is not None),
-        )
-    except SlackApiError as exc:  # the decision stands; only the message is stale
-        log.warning("nudge message not updated: %s", exc.response.get("error"))
-
-
-def _start_drafting(
-    uow: UnitOfWork, services: Services, payload: dict[str, Any], s: Suggestion, customer: str
-) -> None:
-    """Hand the suggestion to the drafting agent, in the nudge's thread: its draft card
-    appears there with Approve / Edit / Reject, like any other draft. Queued in the accept's
-    transaction: accepted and handed over, or neither."""
-    if not payload.get("channel"):
-        return
-    request = f"Draft {_article(s.proposed_action.value)} for {customer}: {s.title}. {s.reasoning}"
-    services.runner.defer_in(
-        uow.session,
-        ANSWER_QUESTION,
-        question_payload(
-            team_id=payload["team_id"],
-            channel=payload["channel"],
-            user=payload["user"],
-            text=request,
-            delivery_id=f"suggestion:{s.id}:accept",
-            thread_ts=payload.get("message_ts") or "",
-            reply_thread_ts=payload.get("message_ts"),
-            request_type="suggestion",
-        ),
-    )
-
-
-def _article(kind: str) -> str:
-    names = {"email": "an email", "note": "a CRM note", "task": "a task", "order": "an order"}
-    return names.get(kind, "account notes")
-
-
-def _whisper(services: Services, payload: dict[str, Any], text: str) -> None:
-    if not payload.get("channel"):
-        return
-    try:
-        services.slack.chat_postEphemeral(
-            channel=payload["channel"], user=payload["user"], text=text
-        )
-    except SlackApiError as exc:
-        log.warning("could not tell %s: %s", payload["user"], exc.response.get("error"))

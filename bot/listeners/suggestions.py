@@ -12,7 +12,7 @@ from bot.actions import ActionId, SnoozeChoice, SuggestionRef
 from bot.nudge_blocks import dismiss_modal, parse_dismiss
 from bot.runner import JobRunner
 from bot.services import Services
-from bot.suggestion_jobs import DECIDE_SUGGESTION, decision_payload
+from bot.suggestion_decisions import DECIDE_SUGGESTION, decision_payload
 from storage.uow import UnitOfWork
 
 
