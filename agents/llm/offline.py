@@ -10,6 +10,7 @@ from typing import Any
 
 from anthropic.types import Message
 
+from agents.llm import offline_analytics, offline_orders, offline_quotes
 from agents.llm.offline_drafting import plan_drafting
 from agents.llm.port import LLMRequest
 from agents.llm.transcript import (
@@ -43,6 +44,9 @@ class OfflineLLM:
             "triage": _plan_route,
             "customer": _plan_customer,
             "drafting": plan_drafting,
+            "orders": offline_orders.plan,
+            "analytics": offline_analytics.plan,
+            "quotes": offline_quotes.plan,
             "help": lambda _request: text_block(prompts().get_template("offline_help.j2").render()),
         }
 
