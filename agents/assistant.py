@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.charts import Chart
 from agents.drafts.service import Actor, DraftService, Outcome, Result
 from agents.drafts.snapshot import DraftSnapshot
 from agents.errors import LoopLimitError, ModelUnavailableError
@@ -80,6 +81,7 @@ class Answer:
     org_id: int = 0
     draft_ids: tuple[int, ...] = ()  # drafts proposed by this run, each posted as a card
     blocked: bool = False  # a rate limit or budget refused it: `text` says why, to the asker only
+    charts: tuple[Chart, ...] = ()  # pictures the specialist asked to show under the answer
 
 
 class Assistant:
@@ -277,6 +279,7 @@ class Assistant:
             cost_micro_usd=metered.total_cost_micro_usd,
             notice=notice,
             draft_ids=tuple(ctx.state.draft_ids),
+            charts=tuple(ctx.state.charts),
         )
 
     def _drafted_text(self, result: RunResult, org_id: int, draft_ids: list[int]) -> str:

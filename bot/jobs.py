@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from agents.assistant import Answer, Profile, Question
+from bot.answer_charts import post_charts
 from bot.blocks import answer_blocks, answer_fallback_text
 from bot.budget_alerts import register_alert_jobs
 from bot.cost_jobs import register_cost_jobs
@@ -84,6 +85,13 @@ def _open_thread(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
 
 def _post_answer(services: Services, payload: dict[str, Any], answer: Answer) -> None:
     _post(services, payload, text=answer_fallback_text(answer), blocks=answer_blocks(answer))
+    if answer.charts:
+        post_charts(
+            services.slack,
+            channel=payload["channel"],
+            thread_ts=payload["reply_thread_ts"],
+            charts=answer.charts,
+        )
     if answer.draft_ids:
         post_cards(
             services,

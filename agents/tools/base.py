@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.charts import Chart
 from storage.models.enums import DraftKind
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class RunState:
     model: str = ""
     draft_ids: list[int] = field(default_factory=list)
     revise: RevisionTarget | None = None
+    charts: list[Chart] = field(default_factory=list)  # drawn under the answer by the bot
 
 
 @dataclass(frozen=True, kw_only=True)
