@@ -63,6 +63,7 @@ class SuggestionRef(BaseModel):
     suggestion_id: int
     channel: str | None = None
     message_ts: str | None = None
+    home: bool = False  # clicked in App Home, which is redrawn after the decision
 
 
 class SnoozeChoice(BaseModel):

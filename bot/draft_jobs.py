@@ -17,6 +17,7 @@ from agents.drafts.snapshot import DraftSnapshot
 from bot.draft_blocks import decision_notice, draft_card, draft_fallback_text
 from bot.home_blocks import home_view
 from bot.services import Services
+from bot.suggest_command import home_section
 from storage.models import DraftStatus
 from storage.types import utcnow
 
@@ -151,11 +152,15 @@ def _tell_clicker(services: Services, payload: dict[str, Any], outcome: Outcome)
 
 
 def publish_home(services: Services, payload: dict[str, Any]) -> None:
-    """App Home: drafts waiting for this person's approval, and their own pending ones."""
+    """App Home: drafts waiting for this person's approval, their own pending ones, and
+    their open suggestions."""
     waiting, own = services.drafts.home(payload["team_id"], payload["user"])
+    suggestions = home_section(services, payload["team_id"], payload["user"])
     services.slack.views_publish(
         user_id=payload["user"],
-        view=home_view(waiting_for_you=waiting, your_drafts=own, now=utcnow()),
+        view=home_view(
+            waiting_for_you=waiting, your_drafts=own, suggestions=suggestions, now=utcnow()
+        ),
     )
 
 

@@ -41,9 +41,11 @@ def home_view(
     waiting_for_you: list[DraftSnapshot],
     your_drafts: list[DraftSnapshot],
     now: datetime,
+    suggestions: list[Block] | None = None,
     limit: int = 10,
 ) -> dict[str, Any]:
-    """App Home: drafts waiting for this person's approval (with buttons), then their own."""
+    """App Home: drafts waiting for this person's approval (with buttons), then their own,
+    then their open suggestions (drawn by bot.suggest_blocks)."""
     blocks: list[Block] = [
         HeaderBlock(text="Waiting for your approval"),
         *_home_list(
@@ -55,6 +57,8 @@ def home_view(
             your_drafts, lambda d: [_own_entry(d, now)], limit, "Nothing waiting on others."
         ),
     ]
+    if suggestions:
+        blocks += [DividerBlock(), *suggestions]
     result: dict[str, Any] = View(type="home", blocks=blocks).to_dict()
     return result
 

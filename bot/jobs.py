@@ -17,6 +17,7 @@ from bot.digest import register_digest_jobs
 from bot.draft_jobs import post_cards, register_draft_jobs
 from bot.questions import ANSWER_QUESTION
 from bot.services import Services
+from bot.suggest_command import register_suggest_command
 from bot.suggestion_jobs import register_suggestion_jobs
 from storage.models import AuditEvent
 from storage.uow import UnitOfWork
@@ -35,6 +36,7 @@ def register_jobs(services: Services) -> None:
     register_alert_jobs(services)
     register_cost_jobs(services)
     register_suggestion_jobs(services)
+    register_suggest_command(services)
 
 
 def answer_question(services: Services, payload: dict[str, Any]) -> None:

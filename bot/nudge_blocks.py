@@ -60,7 +60,7 @@ def nudge_blocks(nudge: Nudge, *, mention: bool = False) -> list[dict[str, Any]]
     head = f"{who}:wave: A few accounts could use you today:"
     blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=head))]
     for item in nudge.items:
-        blocks += [DividerBlock(), *_item_blocks(item)]
+        blocks += [DividerBlock(), *item_blocks(item)]
     blocks.append(
         ContextBlock(
             elements=[
@@ -74,7 +74,8 @@ def nudge_blocks(nudge: Nudge, *, mention: bool = False) -> list[dict[str, Any]]
     return [b.to_dict() for b in blocks]
 
 
-def _item_blocks(item: Item) -> list[Any]:
+def item_blocks(item: Item) -> list[Any]:
+    """One suggestion: customer, title and reasons, its rule, then its buttons or outcome."""
     text = f"*{item.customer}* — {item.title}\n{item.reasoning}"
     return [
         SectionBlock(text=MarkdownTextObject(text=text[:3000])),

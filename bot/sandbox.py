@@ -26,6 +26,7 @@ from bot.emulator import (
     app_home_opened_event,
     app_mention_event,
     block_action,
+    home_block_action,
     view_submission,
 )
 from bot.emulator.mailbox import Mailbox
@@ -116,6 +117,17 @@ class Sandbox:
         self.sender.post_event(app_home_opened_event(TEAM, user))
         self.wait_idle()
         return self.slack.home_view(user)
+
+    def click_home(self, user: str, action_id: str) -> int:
+        """`user` clicks the first button `action_id` in their App Home; the HTTP status."""
+        view = self.slack.home_view(user)
+        if view is None:
+            raise LookupError(f"{user} has no App Home published")
+        value = _button_value(view["blocks"], action_id)
+        body = home_block_action(
+            TEAM, user, action_id, value, view, emulator_url=self.slack.base_url
+        )
+        return self.sender.post_form(body)[0]
 
     def draft_card(self, thread_ts: str) -> PostedMessage | None:
         """The latest draft card the bot posted in a #sales thread (cards open with a header)."""

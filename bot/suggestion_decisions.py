@@ -10,6 +10,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from agents.suggestions.nudges import Nudge, nudge_of
+from bot.draft_jobs import publish_home
 from bot.nudge_blocks import nudge_blocks, nudge_text
 from bot.questions import ANSWER_QUESTION, question_payload
 from bot.services import Services
@@ -34,18 +35,24 @@ def decision_payload(
         "suggestion_id": suggestion_id,
         "channel": container.get("channel_id") or (body.get("channel") or {}).get("id"),
         "message_ts": container.get("message_ts"),
+        "home": (body.get("view") or {}).get("type") == "home",
         **extra,
     }
 
 
 def decide(services: Services, payload: dict[str, Any]) -> None:
     """Accept, dismiss or snooze; tell the person if it was decided already or is not theirs.
-    Slack is called only once the database work is over."""
+    Slack is called only once the database work is over (but for opening the DM that a
+    decision from App Home answers in)."""
+    if payload.get("home"):  # answers and the accepted draft go to the person's DM
+        payload = {**payload, "channel": _dm(services, payload["user"])}
     refusal, nudge = _record(services, payload)
     if refusal is not None:
         _whisper(services, payload, refusal)
     elif nudge is not None:
         _update_message(services, payload, nudge)
+    if payload.get("home"):  # App Home redraws from the database, like the nudge
+        publish_home(services, {"team_id": payload["team_id"], "user": payload["user"]})
 
 
 def _record(services: Services, payload: dict[str, Any]) -> tuple[str | None, Nudge | None]:
@@ -110,25 +117,33 @@ def _start_drafting(
     if not payload.get("channel"):
         return
     request = f"Draft {_article(s.proposed_action.value)} for {customer}: {s.title}. {s.reasoning}"
-    services.runner.defer_in(
-        uow.session,
-        ANSWER_QUESTION,
-        question_payload(
-            team_id=payload["team_id"],
-            channel=payload["channel"],
-            user=payload["user"],
-            text=request,
-            delivery_id=f"suggestion:{s.id}:accept",
-            thread_ts=payload.get("message_ts") or "",
-            reply_thread_ts=payload.get("message_ts"),
-            request_type="suggestion",
-        ),
+    question = question_payload(
+        team_id=payload["team_id"],
+        channel=payload["channel"],
+        user=payload["user"],
+        text=request,
+        delivery_id=f"suggestion:{s.id}:accept",
+        thread_ts=payload.get("message_ts") or "",
+        reply_thread_ts=payload.get("message_ts"),
+        request_type="suggestion",
     )
+    if not payload.get("message_ts"):  # from App Home: the request opens a DM thread
+        question["open_thread"] = True
+    services.runner.defer_in(uow.session, ANSWER_QUESTION, question)
 
 
 def _article(kind: str) -> str:
     names = {"email": "an email", "note": "a CRM note", "task": "a task", "order": "an order"}
     return names.get(kind, "account notes")
+
+
+def _dm(services: Services, slack_user_id: str) -> str | None:
+    """The person's DM channel with the app (where an accept from App Home drafts)."""
+    try:
+        return str(services.slack.conversations_open(users=slack_user_id)["channel"]["id"])
+    except SlackApiError as exc:
+        log.warning("no DM with %s: %s", slack_user_id, exc.response.get("error"))
+        return None
 
 
 def _whisper(services: Services, payload: dict[str, Any], text: str) -> None:

@@ -41,6 +41,7 @@ def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
         "on_direct_message": "message.im" in events,
         "on_ai_command": "/ai" in commands,
         "on_ai_cost_command": "/ai-cost" in commands,
+        "on_ai_suggest_command": "/ai-suggest" in commands,
         "on_app_home_opened": "app_home_opened" in events
         and manifest["features"]["app_home"]["home_tab_enabled"],
     }
@@ -59,4 +60,5 @@ def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
     assert events == {"app_home_opened", "app_mention", "message.im"} and commands == {
         "/ai",
         "/ai-cost",
+        "/ai-suggest",
     }

@@ -35,6 +35,7 @@ class Item:
     decided_by: str | None = None  # Slack user id of whoever decided
     reason: str | None = None
     snoozed_until: datetime | None = None
+    owner: str | None = None  # Slack user id of the owning rep, where a list mixes reps
 
 
 @dataclass(frozen=True)
@@ -131,25 +132,39 @@ def nudge_of(uow: UnitOfWork, suggestion: Suggestion) -> Nudge | None:
 
 
 def _nudge(uow: UnitOfWork, user: User, sent: list[Suggestion], at: datetime) -> Nudge:
-    org_id = user.org_id
-    names = {c.id: c.name for c in uow.crm.customers_by_id(org_id, {s.customer_id for s in sent})}
-    deciders = {s.decided_by_id for s in sent if s.decided_by_id}
-    slack_ids = {u.id: u.slack_user_id for u in uow.orgs.users(org_id) if u.id in deciders}
     assert user.slack_user_id is not None
-    items = [
-        _item(s, names.get(s.customer_id, "a customer"), slack_ids.get(s.decided_by_id or 0))
-        for s in sent
-    ]
     return Nudge(
-        org_id=org_id,
+        org_id=user.org_id,
         user_id=user.id,
         slack_user_id=user.slack_user_id,
         local_day=at.astimezone(zone(user.timezone)).date(),
-        items=tuple(items),
+        items=tuple(items_of(uow, sent)),
     )
 
 
-def _item(s: Suggestion, customer: str, decided_by: str | None = None) -> Item:
+def items_of(uow: UnitOfWork, suggestions: list[Suggestion], *, owners: bool = False) -> list[Item]:
+    """Suggestions as people read them: customer names, and who decided (and, with `owners`,
+    who owns each) as Slack user ids."""
+    if not suggestions:
+        return []
+    org_id = suggestions[0].org_id
+    customer_ids = {s.customer_id for s in suggestions}
+    names = {c.id: c.name for c in uow.crm.customers_by_id(org_id, customer_ids)}
+    slack_ids = {u.id: u.slack_user_id for u in uow.orgs.users(org_id)}
+    return [
+        _item(
+            s,
+            names.get(s.customer_id, "a customer"),
+            slack_ids.get(s.decided_by_id or 0),
+            owner=slack_ids.get(s.owner_id or 0) if owners else None,
+        )
+        for s in suggestions
+    ]
+
+
+def _item(
+    s: Suggestion, customer: str, decided_by: str | None = None, owner: str | None = None
+) -> Item:
     return Item(
         suggestion_id=s.id,
         customer=customer,
@@ -162,4 +177,5 @@ def _item(s: Suggestion, customer: str, decided_by: str | None = None) -> Item:
         decided_by=decided_by,
         reason=s.dismiss_reason,
         snoozed_until=s.snoozed_until,
+        owner=owner,
     )

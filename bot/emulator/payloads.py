@@ -7,7 +7,7 @@ import re
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from bot.emulator.workspace import BOT_ID, BOT_USER_ID
 
@@ -205,6 +205,37 @@ def block_action(
         "response_url": _response_url(emulator_url),
         "actions": [action],
     }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def home_block_action(
+    team_id: str,
+    user: str,
+    action_id: str,
+    value: str,
+    view: dict[str, Any],
+    *,
+    emulator_url: str,
+    block_id: str = "actions",
+    selected_option: dict[str, Any] | None = None,
+) -> str:
+    """The form body Slack posts when a button in the user's App Home is clicked: a view
+    container and the published view, with neither channel nor message."""
+    form = block_action(
+        team_id,
+        "",
+        user,
+        action_id,
+        value,
+        "",
+        emulator_url=emulator_url,
+        block_id=block_id,
+        selected_option=selected_option,
+    )
+    payload = json.loads(parse_qs(form)["payload"][0])
+    del payload["channel"], payload["message"]
+    payload["container"] = {"type": "view", "view_id": view["id"]}
+    payload["view"] = view
     return urlencode({"payload": json.dumps(payload)})
 
 

@@ -11,6 +11,7 @@ from bot.listeners.drafts import DRAFT_BUTTONS, DRAFT_VIEWS, on_draft_button
 from bot.listeners.feedback import on_feedback
 from bot.listeners.home import on_app_home_opened
 from bot.listeners.mentions import on_app_mention, on_direct_message
+from bot.listeners.suggest import on_ai_suggest_command
 from bot.listeners.suggestions import SUGGESTION_ACTIONS, on_dismiss_submitted, on_suggestion_action
 
 
@@ -20,6 +21,7 @@ def register_listeners(app: App) -> None:
     app.event("message")(on_direct_message)
     app.command("/ai")(on_ai_command)
     app.command("/ai-cost")(on_ai_cost_command)
+    app.command("/ai-suggest")(on_ai_suggest_command)
     app.action(ActionId.FEEDBACK_UP)(on_feedback)
     app.action(ActionId.FEEDBACK_DOWN)(on_feedback)
     app.action(ActionId.DRAFT_FEEDBACK_UP)(on_feedback)

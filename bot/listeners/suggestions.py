@@ -40,6 +40,7 @@ def on_suggestion_action(
             update={
                 "channel": container.get("channel_id"),
                 "message_ts": container.get("message_ts"),
+                "home": (body.get("view") or {}).get("type") == "home",
             }
         )
         client.views_open(
@@ -55,7 +56,7 @@ def on_dismiss_submitted(
     """Queue the dismissal with its reason, pointing at the nudge it came from."""
     ref, reason = parse_dismiss(view)
     payload = decision_payload(body, "dismiss", ref.suggestion_id, reason=reason)
-    payload.update(channel=ref.channel, message_ts=ref.message_ts)
+    payload.update(channel=ref.channel, message_ts=ref.message_ts, home=ref.home)
     runner.defer(DECIDE_SUGGESTION, payload)
     ack()
 
