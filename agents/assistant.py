@@ -118,7 +118,7 @@ class Assistant:
         """Answer once per delivery; a redelivery of the same question returns duplicate=True."""
         question = self._bounded(question)
         who = f"{question.team_id}:{question.slack_user_id}"
-        if limited := self._limited(Activity.CHAT, who):
+        if limited := self.refusal(Activity.CHAT, who):
             return self._blocked(limited)
         turn = begin_turn(
             self.factory, question, profile=profile, history_turns=self.settings.history_turns
@@ -139,7 +139,7 @@ class Assistant:
         finish_turn(self.factory, turn, answer.text, agent=answer.agent, offline=answer.offline)
         return replace(answer, conversation_id=turn.conversation_id, org_id=turn.org_id)
 
-    def _limited(self, activity: Activity, who: str) -> str | None:
+    def refusal(self, activity: Activity, who: str) -> str | None:
         """The refusal when `who` is over a rate limit, else None."""
         if self.rate_limits is None:
             return None
@@ -249,7 +249,7 @@ class Assistant:
             conversation_id=turn.conversation_id,
             channel_id=question.channel_id,
             thread_ts=question.thread_ts or None,
-            throttle=lambda activity: self._limited(
+            throttle=lambda activity: self.refusal(
                 Activity(activity), f"{question.team_id}:{question.slack_user_id}"
             ),
         )

@@ -8,7 +8,9 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from agents.account_review import wants_review
 from agents.assistant import Answer, Profile, Question
+from bot.account_review_job import run_review
 from bot.answer_charts import post_charts
 from bot.blocks import answer_blocks, answer_fallback_text
 from bot.budget_alerts import register_alert_jobs
@@ -43,6 +45,9 @@ def answer_question(services: Services, payload: dict[str, Any]) -> None:
     """Answer and post in the thread; a failure is shown to the user with an error id."""
     if payload.get("open_thread"):
         payload = _open_thread(services, payload)
+    if wants_review(payload["text"]):  # a long task with its own progress message
+        run_review(services, payload)
+        return
     question = Question(
         team_id=payload["team_id"],
         channel_id=payload["channel"],
