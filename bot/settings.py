@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from agents.drafts.email import SmtpSettings
 from agents.drafts.settings import DraftSettings
 from agents.metering.settings import CostSettings
+from agents.privacy.settings import PrivacySettings
 from agents.settings import AgentSettings
 from agents.suggestions.settings import SuggestionSettings
 from storage.settings import StorageSettings
@@ -179,6 +180,27 @@ class JobSettings(BaseSettings):
         return self.engine
 
 
+class RetentionSettings(BaseSettings):
+    """How long conversations and draft contents are kept (bot/retention_jobs.py)."""
+
+    model_config = _ENV
+
+    days: int = Field(
+        default=90,
+        ge=1,
+        validation_alias=AliasChoices("COUNTERSIGN_RETENTION_DAYS"),
+        description="Conversation messages older than this are deleted; finished drafts last "
+        "changed before it are anonymised; finished job-engine jobs are deleted.",
+    )
+    batch_size: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        validation_alias=AliasChoices("COUNTERSIGN_RETENTION_BATCH"),
+        description="Rows per purge transaction (short transactions, short locks).",
+    )
+
+
 class Settings(BaseModel):
     """Every section, each reading its own environment variables."""
 
@@ -192,6 +214,8 @@ class Settings(BaseModel):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     suggest: SuggestionSettings = Field(default_factory=SuggestionSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def load(cls) -> Settings:
@@ -208,6 +232,8 @@ class Settings(BaseModel):
                 digest=DigestSettings(),
                 jobs=JobSettings(),
                 suggest=SuggestionSettings(),
+                privacy=PrivacySettings(),
+                retention=RetentionSettings(),
             )
         except ValidationError as exc:
             raise SettingsError(_describe(exc)) from None
