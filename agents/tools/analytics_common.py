@@ -102,6 +102,11 @@ def money(value: Decimal) -> str:
     return str(value.quantize(CENT))
 
 
+def readable(value: Decimal, code: str) -> str:
+    """An amount for a sentence: '53,600 USD' (whole units; the exact figure sits beside it)."""
+    return f"{value:,.0f} {code}"
+
+
 def share(part: Decimal | int, whole: Decimal | int) -> float | None:
     """`part` as a percentage of `whole`, one decimal; None when the whole is zero."""
     return None if not whole else round(float(Decimal(part) * 100 / Decimal(whole)), 1)

@@ -18,6 +18,7 @@ from agents.tools.analytics_common import (
     Window,
     currency,
     money,
+    readable,
     recent_buckets,
     share,
     show,
@@ -89,6 +90,7 @@ def revenue_by_period(ctx: ToolContext, args: RevenueArgs) -> dict[str, Any]:
         "periods": periods,
         "_meta": {
             "currency": code,
+            "period": args.period,
             "basis": args.basis,
             "total": money(total),
             "average_per_period": money(total / len(periods)),
@@ -204,14 +206,14 @@ def metrics_summary(ctx: ToolContext, args: MetricsArgs) -> dict[str, Any]:
         "overdue_tasks": tasks,
     }
     notable = [
-        *([f"booked revenue {'up' if change > 0 else 'down'} {abs(change)}%"] if change else []),
-        *([f"{invoices} overdue invoice(s), {money(owed)} {code}"] if invoices else []),
-        *(
-            [f"{stuck} deal(s) stuck {STALE_DAYS}+ days, {money(stuck_value)} {code}"]
-            if stuck
-            else []
-        ),
-        *([f"{tasks} overdue task(s)"] if tasks else []),
+        text
+        for text, holds in (
+            (f"booked revenue {'up' if (change or 0) > 0 else 'down'} {abs(change or 0)}%", change),
+            (f"{invoices} overdue invoice(s), {readable(owed, code)}", invoices),
+            (f"{stuck} deal(s) stuck {STALE_DAYS}+ days, {readable(stuck_value, code)}", stuck),
+            (f"{tasks} overdue task(s)", tasks),
+        )
+        if holds
     ]
     return {
         "metrics": metrics,
