@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from agents.drafts.snapshot import DraftSnapshot
 from agents.errors import LoopLimitError, ModelUnavailableError
 from agents.llm.offline import OFFLINE_MODEL, OfflineLLM
 from agents.llm.port import LLM
-from agents.loop import LoopLimits, RunResult, Stop, run_specialist
+from agents.loop import LoopLimits, RunResult, RunWatcher, Stop, run_specialist
 from agents.metering import Attribution, Meter
 from agents.metering.budgets import BudgetExceeded, SpendingUnavailable
 from agents.metering.ratelimits import Activity, RateLimits
@@ -43,6 +43,8 @@ class Question:
     text: str
     delivery_id: str  # Slack event_id (or command/trigger id): one answer per delivery
     request_type: str = "chat"
+    # Follows the specialist's run live (streamed text, tools running); model runs only.
+    watch: RunWatcher | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,7 +128,7 @@ class Assistant:
         if turn is None:
             return Answer(text="", agent="", offline=self.llm.offline, model="", duplicate=True)
         try:
-            answer = self._run(question, turn, self.llm)
+            answer = self._run(question, turn, self.llm, watch=question.watch)
         except (BudgetExceeded, SpendingUnavailable) as exc:
             answer = self._blocked(str(exc))
         except ModelUnavailableError as exc:
@@ -231,7 +233,9 @@ class Assistant:
             return question
         return replace(question, text=question.text[:limit] + " …[truncated]")
 
-    def _run(self, question: Question, turn: Turn, llm: LLM) -> Answer:
+    def _run(
+        self, question: Question, turn: Turn, llm: LLM, watch: RunWatcher | None = None
+    ) -> Answer:
         attribution = Attribution(
             org_id=turn.org_id,
             user_id=turn.user_id,
@@ -263,7 +267,7 @@ class Assistant:
         notice = None
         try:
             result = self._specialist(
-                spec, question.text, turn.history, turn.user_name, metered, ctx
+                spec, question.text, turn.history, turn.user_name, metered, ctx, watch=watch
             )
         except LoopLimitError as exc:
             result = RunResult(text=exc.partial_text or "I ran out of steps before finishing.")
@@ -329,6 +333,7 @@ class Assistant:
         llm: LLM,
         ctx: ToolContext,
         hint: str = "",
+        watch: RunWatcher | None = None,
     ) -> RunResult:
         today = ctx.now.date().isoformat()
         system = spec.system_prompt(today=today, user_name=user_name, hint=hint)
@@ -342,6 +347,7 @@ class Assistant:
             ctx=ctx,
             limits=self.limits,
             hints={"user_name": user_name, "today": today},
+            watch=None if llm.offline else watch,
         )
 
     def _model_for(self, spec: AgentSpec, llm: LLM) -> str:

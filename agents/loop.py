@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from anthropic.types import Message
 
@@ -34,6 +34,16 @@ class Stop(StrEnum):
     DRAFTED = "drafted"  # a gated tool proposed a draft: a person decides the rest
 
 
+class RunWatcher(Protocol):
+    """Someone following a run live (the Slack reply stream)."""
+
+    def text(self, delta: str) -> None:
+        """A piece of the model's text, as it arrives."""
+
+    def tools(self, names: list[str]) -> None:
+        """The model asked for these tools; they run now."""
+
+
 @dataclass
 class RunResult:
     """What a specialist produced."""
@@ -55,8 +65,10 @@ def run_specialist(
     ctx: ToolContext,
     limits: LoopLimits,
     hints: dict[str, str] | None = None,
+    watch: RunWatcher | None = None,
 ) -> RunResult:
-    """Run `spec` until the model answers in text, or raise LoopLimitError at a ceiling."""
+    """Run `spec` until the model answers in text, or raise LoopLimitError at a ceiling.
+    A `watch` sees the model's text as it streams and hears which tools run."""
     result = RunResult(text="")
     transcript = list(messages)
     tools = [t.to_anthropic() for t in spec.tools]
@@ -69,6 +81,7 @@ def run_specialist(
             tools=tools,
             max_tokens=limits.max_output_tokens,
             hints=hints or {},
+            on_text=watch.text if watch else None,
         )
         reply = llm.create(request)
         result.turns += 1
@@ -78,6 +91,8 @@ def run_specialist(
         if not uses:
             return result
         drafts_before = len(ctx.state.draft_ids)
+        if watch is not None:
+            watch.tools([u.name for u in uses])
         transcript.append(
             {"role": "assistant", "content": [_block_param(b) for b in reply.content]}
         )

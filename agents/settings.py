@@ -43,6 +43,12 @@ class AgentSettings(BaseSettings):
         validation_alias=_env("COUNTERSIGN_OFFLINE"),
         description="Force the offline adapter even when an API key is set.",
     )
+    stream_replies: bool = Field(
+        default=True,
+        validation_alias=_env("COUNTERSIGN_STREAM_REPLIES"),
+        description="Stream model answers into Slack as they are written (chat streaming, "
+        "falling back to updating a placeholder message).",
+    )
     triage_model: str = Field(
         default="claude-haiku-5-5",
         validation_alias=_env("COUNTERSIGN_TRIAGE_MODEL"),

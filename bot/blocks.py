@@ -60,9 +60,18 @@ def cost_line(answer: Answer) -> str:
 
 def answer_blocks(answer: Answer) -> list[dict[str, Any]]:
     """The reply: text sections, a notice if any, the cost line and feedback buttons."""
+    return [*text_blocks(answer), *footer_blocks(answer)]
+
+
+def text_blocks(answer: Answer) -> list[dict[str, Any]]:
+    """The answer's text as sections, within Block Kit limits (room left for the footer)."""
     pieces = split_text(sanitize(answer.text))[: MAX_BLOCKS - 3]
+    return [SectionBlock(text=MarkdownTextObject(text=piece)).to_dict() for piece in pieces]
+
+
+def footer_blocks(answer: Answer) -> list[dict[str, Any]]:
+    """What follows the text (also under a streamed answer): notice, cost line, feedback."""
     blocks: list[Block] = []
-    blocks.extend(SectionBlock(text=MarkdownTextObject(text=piece)) for piece in pieces)
     if answer.notice:
         blocks.append(
             ContextBlock(elements=[MarkdownTextObject(text=f":warning: {answer.notice}")])
@@ -80,6 +89,11 @@ def answer_blocks(answer: Answer) -> list[dict[str, Any]]:
         )
     )
     return [block.to_dict() for block in blocks]
+
+
+def notice(text: str) -> list[dict[str, Any]]:
+    """One plain section (an apology, a refusal)."""
+    return [SectionBlock(text=MarkdownTextObject(text=text[:SECTION_LIMIT])).to_dict()]
 
 
 def answer_fallback_text(answer: Answer) -> str:

@@ -12,12 +12,13 @@ from agents.account_review import wants_review
 from agents.assistant import Answer, Profile, Question
 from bot.account_review_job import run_review
 from bot.answer_charts import post_charts
-from bot.blocks import answer_blocks, answer_fallback_text
+from bot.blocks import answer_blocks, answer_fallback_text, footer_blocks, notice, text_blocks
 from bot.budget_alerts import register_alert_jobs
 from bot.cost_jobs import register_cost_jobs
 from bot.digest import register_digest_jobs
 from bot.draft_jobs import post_cards, register_draft_jobs
 from bot.questions import ANSWER_QUESTION
+from bot.reply_stream import SlackReplyStream
 from bot.services import Services
 from bot.suggest_command import register_suggest_command
 from bot.suggestion_jobs import register_suggestion_jobs
@@ -48,6 +49,7 @@ def answer_question(services: Services, payload: dict[str, Any]) -> None:
     if wants_review(payload["text"]):  # a long task with its own progress message
         run_review(services, payload)
         return
+    stream = _reply_stream(services, payload)
     question = Question(
         team_id=payload["team_id"],
         channel_id=payload["channel"],
@@ -56,17 +58,16 @@ def answer_question(services: Services, payload: dict[str, Any]) -> None:
         text=payload["text"],
         delivery_id=payload["delivery_id"],
         request_type=payload["request_type"],
+        watch=stream,
     )
     try:
         answer = services.assistant.answer(question, profile=lambda: _profile(services, question))
     except Exception:  # the job boundary: tell the user, keep the traceback in the log
         error_id = uuid.uuid4().hex[:8]
         log.exception("answering failed (error id %s)", error_id)
-        _post(
-            services,
-            payload,
-            text=f"Sorry, something went wrong on my side (error id `{error_id}`).",
-        )
+        sorry = f"Sorry, something went wrong on my side (error id `{error_id}`)."
+        if not (stream and stream.finish(text=sorry, blocks=[], answer_blocks=notice(sorry))):
+            _post(services, payload, text=sorry)
         return
     if answer.duplicate:
         log.info("delivery %s already answered", question.delivery_id)
@@ -79,7 +80,7 @@ def answer_question(services: Services, payload: dict[str, Any]) -> None:
             text=f":no_entry: {answer.text}",
         )
         return
-    _post_answer(services, payload, answer)
+    _post_answer(services, payload, answer, stream)
 
 
 def _open_thread(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
@@ -90,8 +91,31 @@ def _open_thread(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "thread_ts": root["ts"], "reply_thread_ts": root["ts"], "open_thread": False}
 
 
-def _post_answer(services: Services, payload: dict[str, Any], answer: Answer) -> None:
-    _post(services, payload, text=answer_fallback_text(answer), blocks=answer_blocks(answer))
+def _reply_stream(services: Services, payload: dict[str, Any]) -> SlackReplyStream | None:
+    """Model answers stream into their thread (Slack streams replies only, never top level)."""
+    agents = services.settings.agents
+    if not agents.stream_replies or not payload.get("reply_thread_ts"):
+        return None
+    return SlackReplyStream(
+        services.slack,
+        channel=payload["channel"],
+        thread_ts=payload["reply_thread_ts"],
+        team_id=payload["team_id"],
+        user_id=payload["user"],
+    )
+
+
+def _post_answer(
+    services: Services,
+    payload: dict[str, Any],
+    answer: Answer,
+    stream: SlackReplyStream | None = None,
+) -> None:
+    streamed = stream is not None and stream.finish(
+        text=answer.text, blocks=footer_blocks(answer), answer_blocks=text_blocks(answer)
+    )
+    if not streamed:
+        _post(services, payload, text=answer_fallback_text(answer), blocks=answer_blocks(answer))
     if answer.charts:
         post_charts(
             services.slack,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anthropic
 from anthropic.types import Message
 
@@ -43,14 +45,26 @@ class AnthropicLLM:
         return cls(client, prompt_cache=prompt_cache)
 
     def create(self, request: LLMRequest) -> Message:
-        """One Messages API call; provider failures become ModelUnavailableError."""
+        """One Messages API call (streamed when the request wants text as it comes);
+        provider failures become ModelUnavailableError."""
+        params = _params(request, self._prompt_cache)
         try:
-            return self._client.messages.create(**_params(request, self._prompt_cache))  # type: ignore[no-any-return,call-overload]
+            if request.on_text is None:
+                return self._client.messages.create(**params)  # type: ignore[no-any-return,call-overload]
+            return self._stream(params, request.on_text)
         except anthropic.APIError as exc:
             for error_class, reason in _UNAVAILABLE:
                 if isinstance(exc, error_class):
                     raise ModelUnavailableError(reason) from exc
             raise
+
+    def _stream(self, params: dict[str, object], on_text: Callable[[str], None]) -> Message:
+        """Hand each text delta on as it arrives; the SDK accumulates the final message, whose
+        usage is the cumulative count of the last message_delta (never a sum of deltas)."""
+        with self._client.messages.stream(**params) as stream:  # type: ignore[arg-type]
+            for text in stream.text_stream:
+                on_text(text)
+            return stream.get_final_message()
 
 
 def _params(request: LLMRequest, prompt_cache: str = "off") -> dict[str, object]:

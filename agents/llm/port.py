@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +22,9 @@ class LLMRequest:
     tool_choice: dict[str, Any] | None = None
     # Facts for the offline adapter, which has no model to read the prompt (never sent).
     hints: dict[str, str] = field(default_factory=dict)
+    # Streaming: adapters that can stream call this with each text delta as it arrives; the
+    # returned message is complete either way (never part of the cache key: no effect on it).
+    on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
 class LLM(Protocol):
