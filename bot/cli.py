@@ -6,8 +6,10 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+from agents.privacy.logs import install_log_redaction
 from bot.settings import Settings, SettingsError
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -59,7 +61,28 @@ def _parser() -> argparse.ArgumentParser:
     suggest.add_argument(
         "--now", action="store_true", help="nudge reps now, even outside their working hours"
     )
+    _add_export_training(sub)
     return parser
+
+
+def _add_export_training(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = sub.add_parser(
+        "export-training",
+        help="write approved drafts with their edits as JSONL, PII replaced by placeholders",
+    )
+    export.add_argument("file", type=Path, metavar="FILE.jsonl")
+    export.add_argument("--team", help="Slack team id of the org (default: the only org)")
+    export.add_argument(
+        "--since", type=_day, metavar="YYYY-MM-DD", help="only drafts created on or after (UTC)"
+    )
+
+
+def _day(value: str) -> datetime:
+    """A --since date as the start of that day in UTC."""
+    try:
+        return datetime.combine(date.fromisoformat(value), time(0), tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.runtime.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if redactor := settings.privacy.model_redactor():
+        install_log_redaction(redactor)  # before any command logs a rep's words
     if args.command == "demo":  # its output is the transcript, not migration chatter
         logging.getLogger("alembic").setLevel(logging.WARNING)
     from bot import commands  # the heavy imports only once the settings are known to be good

@@ -170,6 +170,23 @@ def suggest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def export_training(args: argparse.Namespace, settings: Settings) -> int:
+    """Write approved drafts with their first and approved versions, PII redacted."""
+    from agents.drafts.training_export import export_training as write_jsonl
+
+    factory = session_factory(engine_from_settings(settings.storage))
+    org_id = _existing_org_id(factory, args.team)
+    try:
+        count = write_jsonl(
+            factory, org_id, args.file, redactor=settings.privacy.redactor(), since=args.since
+        )
+    except OSError as exc:
+        print(f"countersign: cannot write {args.file}: {exc.strerror}", file=sys.stderr)  # noqa: T201
+        return 1
+    _say(f"wrote {count} approved draft(s) to {args.file}")
+    return 0
+
+
 def _existing_org_id(factory: sessionmaker[Session], team: str | None) -> int:
     with UnitOfWork(factory) as uow:
         orgs = [uow.orgs.by_team(team)] if team else uow.orgs.all()

@@ -7,14 +7,13 @@ leaves the process, and their rules read the real text."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from anthropic.types import Message
 
 from agents.llm.port import LLM, LLMRequest
-from agents.privacy.redactor import Redactor, Vault
+from agents.privacy.redactor import Redactor, Vault, map_strings
 
 
 @dataclass
@@ -59,7 +58,7 @@ class RedactingLLM:
         if kind == "text":
             return {**block, "text": self._redact(block["text"])}
         if kind == "tool_use":
-            return {**block, "input": _map_strings(block.get("input", {}), self._redact)}
+            return {**block, "input": map_strings(block.get("input", {}), self._redact)}
         if kind == "tool_result":
             content = block.get("content")
             if isinstance(content, str):
@@ -76,18 +75,7 @@ class RedactingLLM:
             if block.type == "text":
                 block = block.model_copy(update={"text": self.vault.restore(block.text)})
             elif block.type == "tool_use":
-                restored = _map_strings(block.input, self.vault.restore)
+                restored = map_strings(block.input, self.vault.restore)
                 block = block.model_copy(update={"input": restored})
             blocks.append(block)
         return message.model_copy(update={"content": blocks})
-
-
-def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
-    """`value` (JSON-shaped) with `change` applied to every string in it, keys kept."""
-    if isinstance(value, str):
-        return change(value)
-    if isinstance(value, dict):
-        return {key: _map_strings(item, change) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_map_strings(item, change) for item in value]
-    return value

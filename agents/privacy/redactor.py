@@ -5,8 +5,9 @@ the model can still say "write to <EMAIL_1>", and `restore` puts the real value 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from agents.privacy.patterns import BUILT_IN, PLACEHOLDER, Pattern, custom_patterns
 
@@ -99,3 +100,14 @@ class Redactor:
     def scrub(self, text: str) -> str:
         """Redact with a throwaway vault: for logs and exports, where nothing is restored."""
         return self.redact(text, Vault())
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """`value` (JSON-shaped) with `change` applied to every string in it; keys are kept."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {key: map_strings(item, change) for key, item in value.items()}
+    if isinstance(value, list):
+        return [map_strings(item, change) for item in value]
+    return value
