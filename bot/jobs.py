@@ -19,6 +19,7 @@ from bot.digest import register_digest_jobs
 from bot.draft_jobs import post_cards, register_draft_jobs
 from bot.questions import ANSWER_QUESTION
 from bot.reply_stream import SlackReplyStream
+from bot.retention_jobs import register_retention_jobs
 from bot.services import Services
 from bot.suggest_command import register_suggest_command
 from bot.suggestion_jobs import register_suggestion_jobs
@@ -40,6 +41,7 @@ def register_jobs(services: Services) -> None:
     register_cost_jobs(services)
     register_suggestion_jobs(services)
     register_suggest_command(services)
+    register_retention_jobs(services)
 
 
 def answer_question(services: Services, payload: dict[str, Any]) -> None:
