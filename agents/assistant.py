@@ -20,6 +20,7 @@ from agents.loop import LoopLimits, RunResult, RunWatcher, Stop, run_specialist
 from agents.metering import Attribution, Meter
 from agents.metering.budgets import BudgetExceeded, SpendingUnavailable
 from agents.metering.ratelimits import Activity, RateLimits
+from agents.privacy import RedactingLLM, Redactor
 from agents.settings import AgentSettings
 from agents.specialists import DEFAULT_SPECIALIST, SPECIALISTS
 from agents.specs import AgentSpec
@@ -99,9 +100,11 @@ class Assistant:
         specialists: dict[str, AgentSpec] | None = None,
         drafts: DraftService | None = None,
         rate_limits: RateLimits | None = None,
+        redactor: Redactor | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.factory = factory
+        self.redactor = redactor
         self.rate_limits = rate_limits
         self.llm = llm
         self.offline_llm = OfflineLLM()
@@ -140,6 +143,10 @@ class Assistant:
             )
         finish_turn(self.factory, turn, answer.text, agent=answer.agent, offline=answer.offline)
         return replace(answer, conversation_id=turn.conversation_id, org_id=turn.org_id)
+
+    def _private(self, llm: LLM) -> LLM:
+        """The run's model behind PII redaction (one vault per run), when it is switched on."""
+        return RedactingLLM(llm, self.redactor) if self.redactor is not None else llm
 
     def refusal(self, activity: Activity, who: str) -> str | None:
         """The refusal when `who` is over a rate limit, else None."""
@@ -206,7 +213,7 @@ class Assistant:
             request_type="regenerate",
             prompt_version=spec.prompt_version,
         )
-        metered = self.meter.bind(llm, attribution, state=ctx.state)
+        metered = self.meter.bind(self._private(llm), attribution, state=ctx.state)
         rep = draft.requested_by.name if draft.requested_by else actor.user.name
         try:
             result = self._specialist(
@@ -257,7 +264,7 @@ class Assistant:
                 Activity(activity), f"{question.team_id}:{question.slack_user_id}"
             ),
         )
-        metered = self.meter.bind(llm, attribution, state=ctx.state)
+        metered = self.meter.bind(self._private(llm), attribution, state=ctx.state)
         route = self._route(question, turn, metered)
         turn.route = route
         spec = self.specialists[route.specialist]
