@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.retention_jobs import RetentionReport, purge
+from bot.periodic import PURGE_RETENTION
+from bot.retention_jobs import RetentionReport, purge, register_retention_jobs
+from bot.runner import InProcessRunner
+from bot.settings import RetentionSettings
 from storage.db import make_engine, session_factory
 from storage.models import (
     AuditEvent,
@@ -26,6 +30,7 @@ from storage.models import (
     MessageRole,
 )
 from storage.repositories.retention import ANONYMISED
+from storage.types import utcnow
 from storage.uow import UnitOfWork
 from tests.bot.job_fixtures import job_database
 
@@ -72,11 +77,12 @@ def _draft(uow: UnitOfWork, org_id: int, status: DraftStatus, at: datetime, **ex
     return draft.id
 
 
-def _seed(factory: sessionmaker[Session]) -> dict[str, int]:
+def _seed(factory: sessionmaker[Session], now: datetime = NOW) -> dict[str, int]:
+    old, recent = now - (NOW - OLD), now - (NOW - RECENT)
     with UnitOfWork(factory) as uow:
         org_id = uow.orgs.ensure(slack_team_id="T_RET", name="Retention Co").id
         conversation = uow.conversations.ensure(org_id=org_id, channel_id="C1", thread_ts="1.0")
-        for index, at in enumerate((OLD, OLD, OLD, RECENT, RECENT)):
+        for index, at in enumerate((old, old, old, recent, recent)):
             turn = uow.conversations.add_message(
                 conversation_id=conversation.id,
                 role=MessageRole.USER,
@@ -88,22 +94,22 @@ def _seed(factory: sessionmaker[Session]) -> dict[str, int]:
                 uow,
                 org_id,
                 DraftStatus.EXECUTED,
-                OLD,
+                old,
                 approved_diff="-Hi Ingrid\n+Hi Ingrid, edited",
                 execution_result={"summary": "sent to ingrid@halvorsen-marine.no"},
-                executed_at=OLD,
+                executed_at=old,
             ),
             "old_rejected": _draft(
-                uow, org_id, DraftStatus.REJECTED, OLD, reject_reason="wrong tone"
+                uow, org_id, DraftStatus.REJECTED, old, reject_reason="wrong tone"
             ),
-            "old_expired": _draft(uow, org_id, DraftStatus.EXPIRED, OLD),
-            "old_pending": _draft(uow, org_id, DraftStatus.PENDING, OLD),
-            "old_failed": _draft(uow, org_id, DraftStatus.FAILED, OLD),
-            "recent_executed": _draft(uow, org_id, DraftStatus.EXECUTED, RECENT),
+            "old_expired": _draft(uow, org_id, DraftStatus.EXPIRED, old),
+            "old_pending": _draft(uow, org_id, DraftStatus.PENDING, old),
+            "old_failed": _draft(uow, org_id, DraftStatus.FAILED, old),
+            "recent_executed": _draft(uow, org_id, DraftStatus.EXECUTED, recent),
         }
         uow.ledger.add(
             LLMCall(
-                created_at=OLD,
+                created_at=old,
                 org_id=org_id,
                 conversation_id=conversation.id,
                 agent="drafting",
@@ -198,6 +204,18 @@ def test_a_longer_retention_keeps_everything(any_factory: Any) -> None:
     before = _state(any_factory)
     assert purge(any_factory, now=NOW, days=365, batch=1000) == RetentionReport(0, 0, 0)
     assert _state(any_factory) == before
+
+
+def test_the_scheduled_task_body_purges_with_the_configured_period(sqlite_factory: Any) -> None:
+    _seed(sqlite_factory, now=utcnow())
+    runner = InProcessRunner(workers=1)
+    settings = SimpleNamespace(retention=RetentionSettings(days=90, batch_size=2))
+    services = SimpleNamespace(runner=runner, settings=settings, factory=sqlite_factory)
+    register_retention_jobs(services)  # type: ignore[arg-type]  # the parts it uses
+    runner.defer(PURGE_RETENTION, {"timestamp": 0})
+    runner.shutdown(wait=True)
+    texts = [text for text, _ in _state(sqlite_factory)["messages"]]
+    assert texts == ["mail me at x3@y.no", "mail me at x4@y.no"]
 
 
 # --- the job engine's table (PostgreSQL) ---------------------------------------------------
