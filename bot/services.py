@@ -20,12 +20,13 @@ from agents.metering.budgets import BudgetGuard
 from agents.metering.ratelimits import RateLimits
 from agents.metering.response_cache import ResponseCache
 from agents.metering.settings import CostSettings
+from bot.ledger_drain import LedgerDrain
 from bot.procrastinate_runner import ProcrastinateRunner
 from bot.runner import InProcessRunner, TaskRunner
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from storage.cache import ClaimStore, store_from_url
 from storage.db import engine_from_settings, session_factory
-from storage.limits import counters_from_url, rate_limiter_from_url
+from storage.limits import LedgerStream, counters_from_url, rate_limiter_from_url, stream_key
 
 
 @dataclass
@@ -44,10 +45,14 @@ class Services:
     meter: Meter
     budgets: BudgetGuard
     rate_limits: RateLimits
+    ledger_drain: LedgerDrain | None = None  # stream mode: writes the ledger behind the calls
 
     def close(self) -> None:
-        """Finish queued jobs, then release connections."""
+        """Finish queued jobs, write the ledger rows they left in the stream, then release
+        connections."""
         self.runner.shutdown(wait=True)
+        if self.ledger_drain is not None:
+            self.ledger_drain.stop()
         self.engine.dispose()
         self.ledger_engine.dispose()
 
@@ -65,13 +70,17 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
     factory = session_factory(engine)
     redis_url = settings.storage.redis_url
     store = store_from_url(redis_url)
+    ledger = ledger_stream(settings)
     budgets = BudgetGuard(
-        factory=factory, counters=counters_from_url(redis_url), settings=settings.cost
+        factory=factory,
+        counters=counters_from_url(redis_url, ledger=ledger),
+        settings=settings.cost,
     )
     ledger_engine = _ledger_engine(settings, engine)
     meter = Meter(
         factory=factory,
         ledger_factory=session_factory(ledger_engine),
+        ledger=ledger,
         catalog=PriceCatalog.load(settings.cost.prices_file),
         budgets=budgets,
         cache=response_cache(store, settings.cost),
@@ -92,7 +101,7 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
         rate_limits=rate_limits,
     )
     token = settings.slack.bot_token
-    return Services(
+    services = Services(
         settings=settings,
         engine=engine,
         ledger_engine=ledger_engine,
@@ -114,6 +123,37 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
         budgets=budgets,
         rate_limits=rate_limits,
     )
+    if ledger is not None:
+        services.ledger_drain = _start_drain(ledger, factory, settings.cost)
+    return services
+
+
+def ledger_stream(settings: Settings) -> LedgerStream | None:
+    """The Redis stream model calls append their ledger rows to, in `stream` mode."""
+    redis_url, database_url = settings.storage.redis_url, settings.storage.resolved_database_url()
+    postgres = database_url.startswith("postgresql")
+    try:
+        mode = settings.cost.ledger_mode(redis=redis_url is not None, postgres=postgres)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    if mode != "stream" or redis_url is None:
+        return None
+    return LedgerStream.from_url(redis_url, key=stream_key(database_url))
+
+
+def _start_drain(
+    ledger: LedgerStream, factory: sessionmaker[Session], cost: CostSettings
+) -> LedgerDrain:
+    """Every process that serves or works drains (the job engine's workers and the in-process
+    runner alike: both run in a process built here)."""
+    drain = LedgerDrain(
+        stream=ledger,
+        factory=factory,
+        batch=cost.ledger_drain_batch,
+        interval=cost.ledger_drain_interval_ms / 1000,
+    )
+    drain.start()
+    return drain
 
 
 def make_runner(settings: Settings, engine: Engine) -> TaskRunner:

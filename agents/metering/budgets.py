@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,7 +103,11 @@ class Crossing:
 
 @dataclass
 class Hold:
-    """A reservation in flight; exactly one of settle() or release() ends it."""
+    """A reservation in flight; exactly one of settle() or release() ends it.
+
+    Either may carry the call's ledger row (`ledger`, a stream entry): on Redis it is then
+    appended to the write-behind ledger in the same atomic step, and they return True. False
+    means the row was not taken (no Redis hold, or Redis did not answer): write it directly."""
 
     guard: BudgetGuard | None
     estimate: int
@@ -111,19 +115,26 @@ class Hold:
     reservation_id: str | None = None  # set when the database fallback holds it
     done: bool = False
 
-    def settle(self, cost: int) -> None:
-        """The call happened and cost `cost` µUSD (its ledger row is already written)."""
-        self._finish(cost_delta=cost - self.estimate, call_delta=0)
+    @property
+    def in_redis(self) -> bool:
+        """Still held in the counters (not the database fallback, not ended, not empty)."""
+        return self.guard is not None and not self.done and self.reservation_id is None
 
-    def release(self) -> None:
+    def settle(self, cost: int, *, ledger: Mapping[str, str] | None = None) -> bool:
+        """The call happened and cost `cost` µUSD (its ledger row is written, or in `ledger`)."""
+        return self._finish(cost_delta=cost - self.estimate, call_delta=0, ledger=ledger)
+
+    def release(self, *, ledger: Mapping[str, str] | None = None) -> bool:
         """The call did not happen (or failed): give the reservation back."""
-        self._finish(cost_delta=-self.estimate, call_delta=-1)
+        return self._finish(cost_delta=-self.estimate, call_delta=-1, ledger=ledger)
 
-    def _finish(self, *, cost_delta: int, call_delta: int) -> None:
+    def _finish(
+        self, *, cost_delta: int, call_delta: int, ledger: Mapping[str, str] | None
+    ) -> bool:
         if self.done or self.guard is None:
-            return
+            return False
         self.done = True
-        self.guard.finish(self, cost_delta=cost_delta, call_delta=call_delta)
+        return self.guard.finish(self, cost_delta=cost_delta, call_delta=call_delta, ledger=ledger)
 
 
 @dataclass(frozen=True)
@@ -187,8 +198,15 @@ class BudgetGuard:
             raise BudgetExceeded(refusal, now)
         return hold
 
-    def finish(self, hold: Hold, *, cost_delta: int, call_delta: int) -> None:
-        """Apply a settle/release to wherever the hold lives."""
+    def finish(
+        self,
+        hold: Hold,
+        *,
+        cost_delta: int,
+        call_delta: int,
+        ledger: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Apply a settle/release to wherever the hold lives; True if `ledger` went with it."""
         if hold.reservation_id is not None:
             try:
                 with UnitOfWork(self.factory) as uow:
@@ -198,15 +216,17 @@ class BudgetGuard:
                 log.warning(
                     "could not drop reservation %s; it expires on its own", hold.reservation_id
                 )
-            return
+            return False
         deltas = [
             (key, cost_delta if metric == BudgetMetric.COST else call_delta)
             for key, metric in hold.keys
         ]
         try:
-            self.counters.adjust([(k, d) for k, d in deltas if d])
+            self.counters.adjust([(k, d) for k, d in deltas if d], ledger=ledger)
         except StoreUnavailable:
             log.warning("budget counters unreachable at settle; they re-seed from the ledger")
+            return False
+        return ledger is not None
 
     def rules_for(self, org_id: int) -> list[BudgetRule]:
         """The org's effective budgets (defaults, plan, admin overrides)."""

@@ -1,8 +1,19 @@
-"""Every model call writes one ledger row: exact tokens by kind, µUSD cost, latency, attribution."""
+"""Every model call writes one ledger row: exact tokens by kind, µUSD cost, latency, attribution.
+
+Two ways to write it (COUNTERSIGN_LEDGER_WRITE): `direct` commits the row in PostgreSQL (or
+SQLite) before the call returns; `stream` appends it to a Redis stream in the same Lua call
+as the budget settle, and a drain in every serving or working process (bot/ledger_drain.py)
+writes it within about the drain interval. If Redis does not take the row, it is written
+directly: a row is never lost. Each row carries a unique `call_key`, so a row that reaches
+the database twice (a redelivered drain batch, or an append whose reply was lost followed
+by the direct write) is kept once.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,10 +30,15 @@ from agents.metering.prices import Price, PriceCatalog, Usage
 from agents.metering.response_cache import CachedResponse, ResponseCache
 from agents.metering.rules import CallScope
 from agents.tools.base import RunState
+from storage.cache import StoreUnavailable
 from storage.db import retry_on_lost_connection
+from storage.limits import LedgerStream
 from storage.models import CallStatus, LLMCall
+from storage.repositories.usage_record import ledger_entry
 from storage.types import utcnow, zone
 from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 ZONE_CACHE_SECONDS = 300.0
 
@@ -80,8 +96,13 @@ class Meter:
         cache: ResponseCache | None = None,
         clock: Callable[[], datetime] = utcnow,
         ledger_factory: sessionmaker[Session] | None = None,
+        ledger: LedgerStream | None = None,
     ) -> None:
+        if ledger is not None and budgets is not None:
+            if getattr(budgets.counters, "ledger", None) is not ledger:
+                raise ValueError("stream mode: the budget counters must settle into `ledger`")
         self.factory = factory
+        self.ledger = ledger  # None: the direct write
         # Ledger writes may use a pool without pre-ping (half the write's time); they retry
         # once on a connection the server dropped instead.
         self.ledger_factory = ledger_factory or factory
@@ -98,6 +119,30 @@ class Meter:
         (in `state`) is attributed from the next call on."""
         return MeteredLLM(llm, meter=self, attribution=attribution, state=state or RunState())
 
+    def book(self, row: LLMCall, hold: Hold, *, settle: int | None) -> None:
+        """Record a call's ledger row and end its hold: settled to `settle` µUSD, or released
+        when None (the call failed). The row is never lost: what Redis does not take is
+        written directly."""
+        if self.ledger is None or hold.reservation_id is not None:
+            # Direct, and always for a hold in the database fallback, whose count reads the
+            # roll-ups: the row goes in first, so a count is high, never low.
+            try:
+                self.write(row)
+            finally:
+                _end(hold, settle)
+            return
+        entry = ledger_entry(row, self.local_day(row.org_id, row.created_at))
+        if hold.in_redis:
+            if _end(hold, settle, entry):  # one round trip: settle and append
+                return
+        else:
+            try:
+                self.ledger.append(entry)  # nothing to settle: the append alone
+                return
+            except StoreUnavailable as exc:
+                log.warning("ledger stream unreachable (%s): writing the row directly", exc)
+        self.write(row)
+
     def write(self, row: LLMCall) -> None:
         """Append a ledger row in its own transaction (the ledger must keep it even if the run
         fails later); the roll-ups move in the same transaction, so they never disagree.
@@ -111,14 +156,25 @@ class Meter:
 
         retry_on_lost_connection(once)
 
-    def local_day(self, org_id: int, at: datetime, uow: UnitOfWork) -> date:
-        """The org-local date of `at`: roll-ups and budgets follow the org's timezone."""
+    def local_day(self, org_id: int, at: datetime, uow: UnitOfWork | None = None) -> date:
+        """The org-local date of `at`: roll-ups and budgets follow the org's timezone (read
+        in `uow`, or in a unit of its own, at most every few minutes)."""
         cached = self._zones.get(org_id)
         if cached is None or time.monotonic() - cached[1] > ZONE_CACHE_SECONDS:
+            if uow is None:
+                with UnitOfWork(self.factory) as own:
+                    return self.local_day(org_id, at, own)
             org = uow.orgs.get(org_id)
             cached = (zone(org.timezone if org else "UTC"), time.monotonic())
             self._zones[org_id] = cached
         return at.astimezone(cached[0]).date()
+
+
+def _end(hold: Hold, settle: int | None, ledger: dict[str, str] | None = None) -> bool:
+    """Settle or release `hold`, with the ledger row riding along when given."""
+    if settle is None:
+        return hold.release(ledger=ledger)
+    return hold.settle(settle, ledger=ledger)
 
 
 @dataclass
@@ -153,26 +209,24 @@ class MeteredLLM:
         try:
             message = self.inner.create(request)
         except ModelUnavailableError as exc:
-            hold.release()
-            self._record(request, started_at, began, Usage(), 0, error=exc.reason)
+            failed = self._row(request, started_at, began, Usage(), 0, error=exc.reason)
+            self.meter.book(failed, hold, settle=None)
             raise
         except BaseException:
             hold.release()
             raise
         usage = usage_of(message)
         cost = price.cost_micro_usd(usage)
-        try:
-            self._record(
-                request,
-                started_at,
-                began,
-                usage,
-                cost,
-                saved=price.prompt_cache_saving(usage),
-                request_id=message.id,
-            )
-        finally:
-            hold.settle(cost)  # after the ledger row: a fallback count is high, never low
+        row = self._row(
+            request,
+            started_at,
+            began,
+            usage,
+            cost,
+            saved=price.prompt_cache_saving(usage),
+            request_id=message.id,
+        )
+        self.meter.book(row, hold, settle=cost)
         if cache_key and self.meter.cache:
             self.meter.cache.put(cache_key, message, usage, cost)
         self.costs.append(
@@ -208,7 +262,7 @@ class MeteredLLM:
     def _from_cache(
         self, request: LLMRequest, started_at: datetime, hit: CachedResponse
     ) -> Message:
-        self._record(
+        row = self._row(
             request,
             started_at,
             time.perf_counter(),
@@ -218,6 +272,7 @@ class MeteredLLM:
             request_id=hit.message.id,
             status=CallStatus.CACHED,
         )
+        self.meter.book(row, Hold(guard=None, estimate=0), settle=0)
         self.costs.append(
             CallCost(
                 model=hit.message.model or request.model,
@@ -228,7 +283,7 @@ class MeteredLLM:
         )
         return hit.message
 
-    def _record(
+    def _row(
         self,
         request: LLMRequest,
         started_at: datetime,
@@ -240,9 +295,9 @@ class MeteredLLM:
         error: str | None = None,
         request_id: str | None = None,
         status: CallStatus | None = None,
-    ) -> None:
+    ) -> LLMCall:
         a = self.attribution
-        row = LLMCall(
+        return LLMCall(
             created_at=started_at,
             org_id=a.org_id,
             user_id=a.user_id,
@@ -266,5 +321,5 @@ class MeteredLLM:
             status=status or (CallStatus.ERROR if error else CallStatus.OK),
             error=error,
             request_id=request_id,
+            call_key=uuid.uuid4().hex,  # made once: a row written by two paths is kept once
         )
-        self.meter.write(row)

@@ -1,4 +1,5 @@
-"""Settings for spending: default budgets, rate limits, caching and price overrides."""
+"""Settings for spending: default budgets, rate limits, caching, price overrides and how the
+usage ledger is written."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LedgerWrite = Literal["direct", "stream"]
 
 
 def _env(name: str) -> AliasChoices:
@@ -84,3 +87,36 @@ class CostSettings(BaseSettings):
         validation_alias=_env("COUNTERSIGN_PROMPT_CACHE"),
         description="Anthropic prompt caching of system prompt and tools, and its lifetime.",
     )
+    ledger_write: LedgerWrite | None = Field(
+        default=None,
+        validation_alias=_env("COUNTERSIGN_LEDGER_WRITE"),
+        description="direct: each model call commits its ledger row before it returns. "
+        "stream: the row goes to a Redis stream with the budget settle and a drain in every "
+        "serving or working process writes it within about the drain interval. "
+        "Unset: stream with Redis and PostgreSQL, direct otherwise.",
+    )
+    ledger_drain_interval_ms: int = Field(
+        default=200,
+        ge=10,
+        le=400,  # a blocking read must end well inside the Redis client's 0.5 s timeout
+        validation_alias=_env("COUNTERSIGN_LEDGER_DRAIN_INTERVAL_MS"),
+        description="stream: the longest a drain waits before writing what arrived.",
+    )
+    ledger_drain_batch: int = Field(
+        default=500,
+        ge=1,
+        le=5000,
+        validation_alias=_env("COUNTERSIGN_LEDGER_DRAIN_BATCH"),
+        description="stream: the most ledger rows a drain writes in one transaction.",
+    )
+
+    def ledger_mode(self, *, redis: bool, postgres: bool) -> LedgerWrite:
+        """How ledger rows are written with this store (ValueError: stream without Redis)."""
+        if self.ledger_write == "stream" and not redis:
+            raise ValueError(
+                "COUNTERSIGN_LEDGER_WRITE=stream needs REDIS_URL: the ledger stream lives in "
+                "Redis (unset it, or set it to direct)"
+            )
+        if self.ledger_write is not None:
+            return self.ledger_write
+        return "stream" if redis and postgres else "direct"

@@ -10,6 +10,7 @@ from storage.limits.counters import (
     Reserved,
     counters_from_url,
 )
+from storage.limits.ledger_stream import Backlog, Entry, LedgerStream, stream_key
 from storage.limits.ratelimit import (
     MemoryRateLimiter,
     RateDecision,
@@ -20,6 +21,9 @@ from storage.limits.ratelimit import (
 
 __all__ = [
     "UNLIMITED",
+    "Backlog",
+    "Entry",
+    "LedgerStream",
     "Charge",
     "Counters",
     "MemoryCounters",
@@ -31,4 +35,5 @@ __all__ = [
     "RateLimiter",
     "RedisRateLimiter",
     "rate_limiter_from_url",
+    "stream_key",
 ]

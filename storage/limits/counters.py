@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import redis
 
 from storage.cache import StoreUnavailable
+from storage.limits.ledger_stream import LedgerStream
 
 UNLIMITED = -1
 SEED_TTL_SECONDS = 900  # a counter is re-seeded from the ledger at least this often
@@ -49,8 +50,12 @@ class Counters(Protocol):
         """Apply every charge or none; `seed(i)` gives the starting value of a missing key."""
         ...
 
-    def adjust(self, deltas: Sequence[tuple[str, int]]) -> None:
-        """Settle or release: add each delta to its counter if the counter still exists."""
+    def adjust(
+        self, deltas: Sequence[tuple[str, int]], *, ledger: Mapping[str, str] | None = None
+    ) -> None:
+        """Settle or release: add each delta to its counter if the counter still exists;
+        with `ledger`, append that ledger row to the write-behind stream in the same atomic
+        step (only counters built with a stream can)."""
         ...
 
 
@@ -76,7 +81,11 @@ class MemoryCounters:
                 after.append(value + charge.amount)
             return Reserved(ok=True, values=tuple(after))
 
-    def adjust(self, deltas: Sequence[tuple[str, int]]) -> None:
+    def adjust(
+        self, deltas: Sequence[tuple[str, int]], *, ledger: Mapping[str, str] | None = None
+    ) -> None:
+        if ledger is not None:
+            raise ValueError("in-process counters have no ledger stream: write the row directly")
         with self._lock:
             now = time.monotonic()
             for key, delta in deltas:
@@ -140,19 +149,27 @@ class RedisCounters:
         *,
         prefix: str = "countersign:budget:",
         seed_ttl: int = SEED_TTL_SECONDS,
+        ledger: LedgerStream | None = None,
     ) -> None:
         self._prefix = prefix
+        self.ledger = ledger
         self._ttl = seed_ttl
         self._reserve = client.register_script(_RESERVE)
         self._adjust = client.register_script(_ADJUST)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "countersign:budget:") -> RedisCounters:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "countersign:budget:",
+        ledger: LedgerStream | None = None,
+    ) -> RedisCounters:
         """Short timeouts: a dead Redis must fail fast so the fallback can answer."""
         client = redis.Redis.from_url(
             url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True
         )
-        return cls(client, prefix=prefix)
+        return cls(client, prefix=prefix, ledger=ledger)
 
     def reserve(self, charges: Sequence[Charge], seed: Callable[[int], int]) -> Reserved:
         seeds = [""] * len(charges)
@@ -166,7 +183,14 @@ class RedisCounters:
                 seeds[int(index) - 1] = str(seed(int(index) - 1))
         raise StoreUnavailable("budget counters could not be seeded")
 
-    def adjust(self, deltas: Sequence[tuple[str, int]]) -> None:
+    def adjust(
+        self, deltas: Sequence[tuple[str, int]], *, ledger: Mapping[str, str] | None = None
+    ) -> None:
+        if ledger is not None:
+            if self.ledger is None:
+                raise ValueError("these counters were built without a ledger stream")
+            self.ledger.append(ledger, [(self._prefix + k, d) for k, d in deltas])
+            return
         if not deltas:
             return
         try:
@@ -184,6 +208,6 @@ class RedisCounters:
         return list(reply)
 
 
-def counters_from_url(redis_url: str | None) -> Counters:
-    """Redis when configured, else in-process."""
-    return RedisCounters.from_url(redis_url) if redis_url else MemoryCounters()
+def counters_from_url(redis_url: str | None, *, ledger: LedgerStream | None = None) -> Counters:
+    """Redis when configured (settling with the ledger `ledger` when given), else in-process."""
+    return RedisCounters.from_url(redis_url, ledger=ledger) if redis_url else MemoryCounters()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +99,11 @@ class LLMCall(Base):
     status: Mapped[CallStatus] = mapped_column(str_enum(CallStatus))
     error: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(100))
+    # One per model call, made where the call is metered: a ledger row delivered twice (the
+    # write-behind drain redelivers a batch after a crash between COMMIT and ack) is kept once.
+    call_key: Mapped[str | None] = mapped_column(
+        String(32), unique=True, index=True, default=lambda: uuid.uuid4().hex
+    )
 
 
 class AuditEvent(Base):
