@@ -117,6 +117,7 @@ class Assistant:
             max_turns=settings.max_turns,
             max_output_tokens=settings.max_output_tokens,
             max_run_tokens=settings.max_run_tokens,
+            max_cost_micro_usd=int(settings.max_request_cost_usd * 1_000_000),
         )
 
     def answer(self, question: Question, *, profile: Callable[[], Profile | None]) -> Answer:
@@ -274,7 +275,14 @@ class Assistant:
         notice = None
         try:
             result = self._specialist(
-                spec, question.text, turn.history, turn.user_name, metered, ctx, watch=watch
+                spec,
+                question.text,
+                turn.history,
+                turn.user_name,
+                metered,
+                ctx,
+                watch=watch,
+                spent=lambda: metered.total_cost_micro_usd,
             )
         except LoopLimitError as exc:
             result = RunResult(text=exc.partial_text or "I ran out of steps before finishing.")
@@ -341,6 +349,7 @@ class Assistant:
         ctx: ToolContext,
         hint: str = "",
         watch: RunWatcher | None = None,
+        spent: Callable[[], int] | None = None,
     ) -> RunResult:
         today = ctx.now.date().isoformat()
         system = spec.system_prompt(today=today, user_name=user_name, hint=hint)
@@ -355,6 +364,7 @@ class Assistant:
             limits=self.limits,
             hints={"user_name": user_name, "today": today},
             watch=None if llm.offline else watch,
+            spent=spent,
         )
 
     def _model_for(self, spec: AgentSpec, llm: LLM) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class AgentError(Exception):
     """Base of every error the agents package raises on purpose."""
@@ -25,10 +27,18 @@ class ModelUnavailableError(AgentError):
         self.reason = reason
 
 
-class LoopLimitError(AgentError):
-    """A specialist run hit its turn or token ceiling before finishing."""
+class Limit(StrEnum):
+    """Which ceiling stopped a run."""
 
-    def __init__(self, limit: str, partial_text: str = "") -> None:
+    TURN = "turn"  # model calls in one run
+    TOKEN = "token"  # input + output tokens of the run
+    COST = "cost"  # model cost of the request
+
+
+class LoopLimitError(AgentError):
+    """A specialist run hit one of its ceilings before finishing."""
+
+    def __init__(self, limit: Limit, partial_text: str = "") -> None:
         super().__init__(f"stopped at the {limit} limit")
         self.limit = limit
         self.partial_text = partial_text

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from anthropic.types import Message
 
-from agents.errors import LoopLimitError
+from agents.errors import Limit, LoopLimitError
 from agents.llm.port import LLM, LLMRequest
 from agents.metering.meter import usage_of
 from agents.specs import AgentSpec
@@ -20,11 +21,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class LoopLimits:
-    """Ceilings of one run: model calls, tokens per call, tokens in total."""
+    """Ceilings of one run: model calls, tokens per call, tokens and cost in total."""
 
     max_turns: int
     max_output_tokens: int
     max_run_tokens: int
+    max_cost_micro_usd: int | None = None  # None: no cost ceiling (offline runs cost $0)
 
 
 class Stop(StrEnum):
@@ -66,9 +68,11 @@ def run_specialist(
     limits: LoopLimits,
     hints: dict[str, str] | None = None,
     watch: RunWatcher | None = None,
+    spent: Callable[[], int] | None = None,
 ) -> RunResult:
     """Run `spec` until the model answers in text, or raise LoopLimitError at a ceiling.
-    A `watch` sees the model's text as it streams and hears which tools run."""
+    A `watch` sees the model's text as it streams and hears which tools run; `spent` is the
+    request's model cost so far in µUSD (the meter's count), held to the cost ceiling."""
     result = RunResult(text="")
     transcript = list(messages)
     tools = [t.to_anthropic() for t in spec.tools]
@@ -103,8 +107,16 @@ def run_specialist(
             result.stop = Stop.DRAFTED  # never loop on after proposing: the run is done
             return result
         if result.tokens >= limits.max_run_tokens:
-            raise LoopLimitError("token", result.text)
-    raise LoopLimitError("turn", result.text)
+            raise LoopLimitError(Limit.TOKEN, result.text)
+        if _over_cost(limits, spent):
+            raise LoopLimitError(Limit.COST, result.text)
+    raise LoopLimitError(Limit.TURN, result.text)
+
+
+def _over_cost(limits: LoopLimits, spent: Callable[[], int] | None) -> bool:
+    """Has the request reached its cost ceiling? Checked before the next call is made."""
+    ceiling = limits.max_cost_micro_usd
+    return ceiling is not None and spent is not None and spent() >= ceiling
 
 
 def _text_of(reply: Message) -> str:

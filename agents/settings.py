@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -77,6 +79,13 @@ class AgentSettings(BaseSettings):
         ge=1_000,
         validation_alias=_env("COUNTERSIGN_MAX_RUN_TOKENS"),
         description="Total input+output tokens one specialist run may spend before it stops.",
+    )
+    max_request_cost_usd: Decimal = Field(
+        default=Decimal("0.50"),
+        gt=0,
+        validation_alias=_env("COUNTERSIGN_MAX_REQUEST_COST_USD"),
+        description="Model cost one request may reach before its run stops (checked after each "
+        "call, so it can be passed by at most one call).",
     )
     history_turns: int = Field(
         default=20,
