@@ -286,7 +286,8 @@ def _redacting_assistant(world: World, api: FakeAnthropicAPI, mailbox: Mailbox) 
     settings = AgentSettings(anthropic_api_key=SecretStr("test-key"), max_retries=0)
     return Assistant(
         factory=world.factory,
-        llm=RedactingLLM(AnthropicLLM(client), REDACTOR),
+        llm=AnthropicLLM(client),
+        redactor=REDACTOR,  # the Assistant puts each run's model behind RedactingLLM
         meter=Meter(factory=world.factory, catalog=PriceCatalog.load(), clock=lambda: NOW),
         settings=settings,
         drafts=draft_service(world, mailbox),
