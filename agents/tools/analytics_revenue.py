@@ -85,7 +85,8 @@ def revenue_by_period(ctx: ToolContext, args: RevenueArgs) -> dict[str, Any]:
     kind: Literal["bar", "line"] = "line" if args.period == "month" and args.periods > 6 else "bar"
     title = f"Revenue by {args.period} ({args.basis})"
     labels = tuple(p["period"] for p in periods)
-    show(ctx, Chart(kind, title, labels, tuple(float(p["amount"]) for p in periods), code))
+    if total:  # a chart of nothing but zeros says less than the sentence that says so
+        show(ctx, Chart(kind, title, labels, tuple(float(p["amount"]) for p in periods), code))
     return {
         "periods": periods,
         "_meta": {

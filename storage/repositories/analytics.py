@@ -1,11 +1,9 @@
 """Numbers across one org's book of business: set-based aggregates, grouped in the database.
 
-Every query is one aggregate SELECT (GROUP BY where there are groups), scoped to one org, and
-runs on PostgreSQL and SQLite alike: amounts are cast before they are summed (SQLite keeps money
-as text) and calendar buckets are spelled per dialect (`month_key`, `quarter_key`): UTC months
-and quarters. Revenue counts orders by `placed_at` ("booked") or invoices by `paid_at`
-("collected"); orders still in draft or cancelled are not revenue. A deal's close date is its
-`stage_changed_at`, the moment it moved to closed_won or closed_lost.
+Each query is one aggregate SELECT scoped to one org, on PostgreSQL and SQLite alike: amounts
+are cast before they are summed (SQLite keeps money as text); UTC month and quarter buckets are
+spelled per dialect. Revenue is orders by `placed_at` ("booked", drafts and cancelled ones
+excluded) or invoices by `paid_at` ("collected"). A deal closed at its `stage_changed_at`.
 """
 
 from __future__ import annotations
@@ -22,23 +20,13 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from storage.models import (
-    Customer,
-    Deal,
-    DealStage,
-    DealStatus,
-    Invoice,
-    Order,
-    Task,
-    TaskStatus,
-)
+from storage.models import Customer, Deal, DealStage, DealStatus, Invoice, Order, Task, TaskStatus
 from storage.models import User as AppUser
 from storage.repositories.suggestion_sql import instant, money
 
 PeriodUnit = Literal["month", "quarter"]
 RevenueBasis = Literal["booked", "collected"]
 NOT_REVENUE = ("draft", "cancelled", "canceled")  # order statuses, lower case
-ZERO = Decimal(0)
 
 
 class month_key(FunctionElement[str]):  # lower-case like the SQL function it renders as
@@ -141,7 +129,7 @@ class StaleDeal:
 
 
 def _amount(value: Any) -> Decimal:
-    return ZERO if value is None else Decimal(value)
+    return Decimal(0) if value is None else Decimal(value)
 
 
 def _total(column: Any) -> ColumnElement[Any]:

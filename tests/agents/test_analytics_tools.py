@@ -4,6 +4,7 @@ and bad input answered as a fixable tool error."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -234,6 +235,13 @@ def test_revenue_by_quarter_and_collected_revenue_by_month(ctx):
     ]
     collected = run(ctx, "revenue_by_period", periods=3, basis="collected")["periods"]
     assert [p["amount"] for p in collected] == ["10000.00", "0.00", "700.00"]
+
+
+def test_revenue_in_months_without_orders_is_zero_and_draws_no_chart(ctx):
+    before_any = replace(ctx, now=at("2025-03-15T12:00"))
+    result = run(before_any, "revenue_by_period", periods=2)
+    assert [p["amount"] for p in result["periods"]] == ["0.00", "0.00"]
+    assert result["_meta"]["total"] == "0.00" and ctx.state.charts == []
 
 
 def test_win_rate_this_quarter_overall_and_by_owner(ctx):
