@@ -25,6 +25,7 @@ from agents.settings import AgentSettings
 from agents.specialists import DEFAULT_SPECIALIST, SPECIALISTS
 from agents.specs import AgentSpec
 from agents.tools.base import RevisionTarget, ToolContext
+from agents.tools.permissions import ToolAccess
 from agents.triage import PreRouter, Route, Router
 from agents.turns import Turn, begin_turn, finish_turn
 from storage.types import utcnow
@@ -283,6 +284,12 @@ class Assistant:
                 ctx,
                 watch=watch,
                 spent=lambda: metered.total_cost_micro_usd,
+                access=ToolAccess.of(
+                    turn.user_role,
+                    team_id=question.team_id,
+                    tools_off=self.settings.tools_off,
+                    tool_roles=self.settings.tool_roles,
+                ),
             )
         except LoopLimitError as exc:
             result = RunResult(text=exc.partial_text or "I ran out of steps before finishing.")
@@ -350,6 +357,7 @@ class Assistant:
         hint: str = "",
         watch: RunWatcher | None = None,
         spent: Callable[[], int] | None = None,
+        access: ToolAccess | None = None,
     ) -> RunResult:
         today = ctx.now.date().isoformat()
         system = spec.system_prompt(today=today, user_name=user_name, hint=hint)
@@ -365,6 +373,7 @@ class Assistant:
             hints={"user_name": user_name, "today": today},
             watch=None if llm.offline else watch,
             spent=spent,
+            access=access,
         )
 
     def _model_for(self, spec: AgentSpec, llm: LLM) -> str:

@@ -15,6 +15,7 @@ from agents.llm.port import LLM, LLMRequest
 from agents.metering.meter import usage_of
 from agents.specs import AgentSpec
 from agents.tools.base import ToolContext, ToolInputError, to_json
+from agents.tools.permissions import ToolAccess
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,16 @@ def run_specialist(
     hints: dict[str, str] | None = None,
     watch: RunWatcher | None = None,
     spent: Callable[[], int] | None = None,
+    access: ToolAccess | None = None,
 ) -> RunResult:
     """Run `spec` until the model answers in text, or raise LoopLimitError at a ceiling.
     A `watch` sees the model's text as it streams and hears which tools run; `spent` is the
-    request's model cost so far in µUSD (the meter's count), held to the cost ceiling."""
+    request's model cost so far in µUSD (the meter's count), held to the cost ceiling; `access`
+    hides the tools this person may not use (and refuses them if asked for anyway)."""
     result = RunResult(text="")
     transcript = list(messages)
-    tools = [t.to_anthropic() for t in spec.tools]
+    usable = access.allowed(spec.tools) if access else spec.tools
+    tools = [t.to_anthropic() for t in usable]
     while result.turns < limits.max_turns:
         request = LLMRequest(
             agent=spec.name,
@@ -101,7 +105,7 @@ def run_specialist(
             {"role": "assistant", "content": [_block_param(b) for b in reply.content]}
         )
         transcript.append(
-            {"role": "user", "content": [_run_tool(spec, ctx, b, result) for b in uses]}
+            {"role": "user", "content": [_run_tool(spec, ctx, b, result, access) for b in uses]}
         )
         if len(ctx.state.draft_ids) > drafts_before:
             result.stop = Stop.DRAFTED  # never loop on after proposing: the run is done
@@ -129,13 +133,17 @@ def _block_param(block: Any) -> dict[str, Any]:
     return {"type": "text", "text": block.text}
 
 
-def _run_tool(spec: AgentSpec, ctx: ToolContext, use: Any, result: RunResult) -> dict[str, Any]:
+def _run_tool(
+    spec: AgentSpec, ctx: ToolContext, use: Any, result: RunResult, access: ToolAccess | None
+) -> dict[str, Any]:
     """Run one requested tool. Input problems go back to the model as is_error results."""
     tool = spec.tool(use.name)
     result.tools_called.append(use.name)
     if tool is None:
         log.warning("model asked for a tool outside the allow-list: %s", use.name)
         return _tool_result(use.id, f"tool {use.name!r} is not available to you", error=True)
+    if access is not None and (refusal := access.refusal(tool)):
+        return _tool_result(use.id, f"not available: {refusal}", error=True)
     try:
         output = tool.run(ctx, dict(use.input))
     except ToolInputError as exc:

@@ -7,6 +7,8 @@ from decimal import Decimal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.models.enums import Role
+
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
@@ -86,6 +88,18 @@ class AgentSettings(BaseSettings):
         validation_alias=_env("COUNTERSIGN_MAX_REQUEST_COST_USD"),
         description="Model cost one request may reach before its run stops (checked after each "
         "call, so it can be passed by at most one call).",
+    )
+    tools_off: dict[str, list[str]] = Field(
+        default_factory=dict,
+        validation_alias=_env("COUNTERSIGN_TOOLS_OFF"),
+        description='Feature flags: tools switched off, per Slack team id or "*" for every '
+        'org, as JSON, e.g. {"*": ["configure_system"], "T0123": ["list_overdue_invoices"]}.',
+    )
+    tool_roles: dict[str, Role] = Field(
+        default_factory=dict,
+        validation_alias=_env("COUNTERSIGN_TOOL_ROLES"),
+        description="Role a tool needs (rep < manager < admin) as JSON, e.g. "
+        '{"list_overdue_invoices": "manager"}; tools not named need rep.',
     )
     history_turns: int = Field(
         default=20,

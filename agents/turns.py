@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import Message, MessageRole, User
+from storage.models import Message, MessageRole, Role, User
 from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ class Turn:
     org_id: int
     user_id: int
     user_name: str
+    user_role: Role
     conversation_id: int
     message_id: int
     active_agent: str | None
@@ -59,6 +60,7 @@ def begin_turn(
             org_id=org.id,
             user_id=user.id,
             user_name=user.name,
+            user_role=user.role,
             conversation_id=conversation.id,
             message_id=claimed.id,
             active_agent=conversation.active_agent,
