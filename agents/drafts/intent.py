@@ -13,8 +13,10 @@ _QUESTION = re.compile(
 _DRAFT_VERB = re.compile(r"\b(draft|compose|redraft|write up)\b", re.IGNORECASE)
 _ACTION_START = re.compile(
     r"^\s*(please\s+|can you\s+|could you\s+|pls\s+)?"
-    r"(write|send|email|e-mail|create|add|log|remind|schedule|set up|prepare|make|order|"
-    r"put together)\b",
+    r"(write|send|email(?! address)|e-mail|create|add|log|schedule|set up|prepare|make|"
+    r"put together|ping|nudge|shoot|reply to|"
+    # "remind me who…" is a question; "order history" a noun: neither asks for a draft.
+    r"remind(?! me (who|what|which|when|where|how|why)\b)|order(?= \d| an? | some | more ))\b",
     re.IGNORECASE,
 )
 _DRAFT_NOUN = re.compile(
