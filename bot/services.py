@@ -99,6 +99,7 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
         settings=settings.agents,
         drafts=drafts,
         rate_limits=rate_limits,
+        redactor=settings.privacy.model_redactor(),
     )
     token = settings.slack.bot_token
     services = Services(

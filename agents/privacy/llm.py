@@ -7,6 +7,7 @@ leaves the process, and their rules read the real text."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,12 +34,17 @@ class RedactingLLM:
         """Redact the prompt and messages, call the model, restore its text and tool inputs."""
         if self.inner.offline:
             return self.inner.create(request)
+        streamed = _Restoring(self.vault, request.on_text) if request.on_text else None
         sent = replace(
             request,
             system=self._redact(request.system),
             messages=[self._message(m) for m in request.messages],
+            on_text=streamed.feed if streamed else None,
         )
-        return self._restored(self.inner.create(sent))
+        message = self._restored(self.inner.create(sent))
+        if streamed is not None:
+            streamed.flush()
+        return message
 
     def _redact(self, text: str) -> str:
         return self.redactor.redact(text, self.vault)
@@ -79,3 +85,31 @@ class RedactingLLM:
                 block = block.model_copy(update={"input": restored})
             blocks.append(block)
         return message.model_copy(update={"content": blocks})
+
+
+class _Restoring:
+    """Streamed text with placeholders restored before it is passed on. A placeholder may
+    arrive split over deltas, so text from an unclosed `<` is held back until its `>` (or
+    until it is clearly no placeholder)."""
+
+    HOLD_AT_MOST = 40  # longer than any placeholder
+
+    def __init__(self, vault: Vault, on_text: Callable[[str], None]) -> None:
+        self.vault = vault
+        self.on_text = on_text
+        self.held = ""
+
+    def feed(self, delta: str) -> None:
+        text = self.held + delta
+        opened = text.rfind("<")
+        if opened > text.rfind(">") and len(text) - opened < self.HOLD_AT_MOST:
+            text, self.held = text[:opened], text[opened:]
+        else:
+            self.held = ""
+        if text:
+            self.on_text(self.vault.restore(text))
+
+    def flush(self) -> None:
+        if self.held:
+            self.on_text(self.vault.restore(self.held))
+            self.held = ""

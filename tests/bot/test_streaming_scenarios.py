@@ -108,3 +108,18 @@ def test_the_chunker_never_splits_a_ping_or_a_link(deltas, shown_before_rest):
     shown = "".join(chunker.feed(d) for d in deltas)
     assert shown == shown_before_rest
     assert "<" not in shown + chunker.rest() or deltas == ["no-spaces-yet"]
+
+
+def test_streamed_placeholders_are_restored_and_the_model_never_sees_the_address(
+    tmp_path, anthropic_api
+):
+    reply = "Sure — I will write to <EMAIL_1> about the renewal, and copy nobody else in. Done."
+    with running_stack(tmp_path, agents=model_agents(anthropic_api.base_url)) as stack:
+        anthropic_api.script(
+            tool_reply("search_customers", {"query": "Halvorsen"}), text_reply(reply)
+        )
+        [answer] = _ask(stack, "what's going on with Halvorsen? reach ingrid.berg@halvorsen.no")
+        sent = json.dumps(anthropic_api.message_requests)
+    assert "ingrid.berg@halvorsen.no" not in sent and "<EMAIL_1>" in sent
+    assert "write to ingrid.berg@halvorsen.no about the renewal" in answer.text
+    assert "<EMAIL_1>" not in answer.text
