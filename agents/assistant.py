@@ -128,7 +128,11 @@ class Assistant:
         if limited := self.refusal(Activity.CHAT, who):
             return self._blocked(limited)
         turn = begin_turn(
-            self.factory, question, profile=profile, history_turns=self.settings.history_turns
+            self.factory,
+            question,
+            profile=profile,
+            history_turns=self.settings.history_turns,
+            history_tokens=self.settings.history_tokens,
         )
         if turn is None:
             return Answer(text="", agent="", offline=self.llm.offline, model="", duplicate=True)

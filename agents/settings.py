@@ -107,6 +107,13 @@ class AgentSettings(BaseSettings):
         validation_alias=_env("COUNTERSIGN_HISTORY_TURNS"),
         description="Earlier turns of the thread given to the model.",
     )
+    history_tokens: int = Field(
+        default=6_000,
+        ge=0,
+        validation_alias=_env("COUNTERSIGN_HISTORY_TOKENS"),
+        description="Token budget of the thread history sent with a question: the newest "
+        "exchanges that fit are kept, the oldest dropped.",
+    )
     max_question_chars: int = Field(
         default=4_000,
         ge=100,

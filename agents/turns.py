@@ -39,6 +39,7 @@ def begin_turn(
     *,
     profile: Callable[[], Profile | None],
     history_turns: int,
+    history_tokens: int | None = None,
 ) -> Turn | None:
     """Claim the delivery and load the context; None when this delivery was already claimed."""
     with UnitOfWork(factory) as uow:
@@ -66,7 +67,7 @@ def begin_turn(
             active_agent=conversation.active_agent,
             customer_id=conversation.customer_id,
             customer_names=uow.crm.customer_names(org.id),
-            history=as_model_messages(history),
+            history=_bounded(as_model_messages(history), history_tokens),
         )
         uow.commit()
     return turn
@@ -110,6 +111,28 @@ def as_model_messages(history: list[Message]) -> list[dict[str, Any]]:
     if merged and merged[-1]["role"] == MessageRole.USER.value:
         merged.pop()  # an unanswered question: the new one replaces it
     return merged
+
+
+CHARS_PER_TOKEN = 4  # a cheap, slightly generous estimate for English text
+
+
+def trim_to_tokens(history: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
+    """The newest whole exchanges (user then assistant) that fit `max_tokens`, so a long
+    thread costs a bounded prompt; the oldest go first, and a cut never starts on a reply."""
+    kept: list[dict[str, Any]] = []
+    used = 0
+    for i in range(len(history) - 2, -1, -2):  # pairs from the newest: [user, assistant]
+        pair = history[i : i + 2]
+        size = sum(len(m["content"]) for m in pair) // CHARS_PER_TOKEN + 1
+        if used + size > max_tokens:
+            break
+        kept[:0] = pair
+        used += size
+    return kept
+
+
+def _bounded(history: list[dict[str, Any]], max_tokens: int | None) -> list[dict[str, Any]]:
+    return history if max_tokens is None else trim_to_tokens(history, max_tokens)
 
 
 def _resolve_user(
