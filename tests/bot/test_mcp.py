@@ -3,6 +3,7 @@ a seeded SQLite file and PostgreSQL, lists the CRM tools and calls them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -18,12 +19,15 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import get_default_environment
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.specialists import SPECIALISTS
+from agents.specs import AgentSpec
+from agents.tools.base import ToolContext, ToolSpec, tool
 from agents.tools.drafts import GATED_TOOLS
-from bot.mcp_server import org_id_for
+from bot.mcp_server import exposed_tools, org_id_for, run_tool
 from bot.settings import SettingsError
 from storage.crm_import import import_crm_document
 from storage.demo import load_demo_document, seed_demo
@@ -219,3 +223,37 @@ def test_the_org_is_the_named_teams_or_the_only_one(sqlite_factory: sessionmaker
     assert org_id_for(sqlite_factory, DEMO_TEAM) == only
     with pytest.raises(SettingsError, match="no org for Slack team 'T_NOPE'"):
         org_id_for(sqlite_factory, "T_NOPE")
+
+
+class _NoArgs(BaseModel):
+    """Nothing to give."""
+
+
+@tool(_NoArgs)
+def broken_tool(ctx: ToolContext, args: _NoArgs) -> dict[str, Any]:
+    """A tool whose database is down."""
+    raise RuntimeError("connection refused")
+
+
+def test_an_unexpected_tool_failure_is_an_error_result_with_an_id(
+    sqlite_factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    ctx = ToolContext(factory=sqlite_factory, org_id=1, user_id=None, now=utcnow())
+    result = run_tool(broken_tool, ctx, {})
+    error_id = _error_text(result).split("error id ")[1].split(")")[0]
+    assert "connection refused" not in _error_text(result)
+    assert f"error id {error_id}" in caplog.text and "connection refused" in caplog.text
+
+
+def _specialist(name: str, *tools: ToolSpec[Any]) -> AgentSpec:
+    return AgentSpec(name, "", "help.j2", f"{name}@1", tools)
+
+
+def test_a_tool_shared_by_specialists_is_exposed_once_and_a_name_clash_is_refused() -> None:
+    shared = SPECIALISTS["customer"].tool("search_customers")
+    assert shared is not None
+    specialists = [_specialist("a", shared, *GATED_TOOLS), _specialist("b", shared, broken_tool)]
+    assert [t.name for t in exposed_tools(specialists)] == ["search_customers", "broken_tool"]
+    impostor = dataclasses.replace(broken_tool, description="another tool, same name")
+    with pytest.raises(ValueError, match="two different tools are named 'broken_tool'"):
+        exposed_tools([*specialists, _specialist("c", impostor)])
