@@ -56,7 +56,7 @@ _TOPICS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
             r"pipe(line)?s?|revenue|rev|win ?rate|win[/-]loss|forecasts?|quota|bookings|"
             r"leaderboard|conversion( rate)?|deal size|stale|stuck|"
             r"top \d*\s*(customers|accounts|deals)|biggest (accounts|customers|deals?)|"
-            r"sales (numbers|figures)|metrics|ytd|how did we do|hit the number|"
+            r"sales (numbers|figures)|metrics|ytd|targets?|how did we do|hit the number|"
             r"across (my|our|the) (book|accounts)|all customers|(did|have) we (close|win|lose)"
         ),
         _words(r"quarter|qtr|q[1-4]|(this|last|next) (month|year|yr|week)|total|how many|deals"),
@@ -78,7 +78,8 @@ _TOPICS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         _words(
             r"re-?order(s|ed)?|orders?|ordered|pos?|so-\d+|inv-\d+|invoices?|inv|owes?|owed|"
             r"owing|paid|pay(ment)?s?|unpaid|outstanding|balance|deliver(y|ies|ed)|backorders?|"
-            r"tracking|credit hold|ship(ped|ments?)?"  # not "shipping": it is in company names
+            # Not "shipping": it is in company names ("Polaris Shipping").
+            r"tracking (number|info|link)|credit hold|ship(ped|ments?)?"
         ),
         _words(r"overdue|late"),
     ),
@@ -169,6 +170,8 @@ class PreRouter:
         """A best guess when not sure (the offline adapter's router and thread follow-ups)."""
         found = self.signals(text)
         guesses = (*found.strong, *(["customer"] if found.named else []), *found.weak)
+        if not guesses and (_GREETING.match(text) or _ABOUT_BOT.search(text)):
+            return "help"  # "hello, first time using this"
         return guesses[0] if guesses else None
 
 

@@ -14,13 +14,13 @@ _DRAFT_VERB = re.compile(r"\b(draft|compose|redraft|write up)\b", re.IGNORECASE)
 _ACTION_START = re.compile(
     r"^\s*(please\s+|can you\s+|could you\s+|pls\s+)?"
     r"(write|send|email(?! address)|e-mail|create|add|log|schedule|set up|prepare|make|"
-    r"put together|ping|nudge|shoot|reply to|"
+    r"put together|ping|nudge|shoot|reply to|let (?!me |us )\S+( \S+){0,2} know|"
     # "remind me who…" is a question; "order history" a noun: neither asks for a draft.
     r"remind(?! me (who|what|which|when|where|how|why)\b)|order(?= \d| an? | some | more ))\b",
     re.IGNORECASE,
 )
 _DRAFT_NOUN = re.compile(
-    r"\b(follow[- ]?up|check[- ]?in|reminder|email|e-mail|note)\b", re.IGNORECASE
+    r"\b(follow[- ]?up|check[- ]?in|reminder|e-?mail(?! address)|note)\b", re.IGNORECASE
 )
 _KINDS: tuple[tuple[DraftKind, re.Pattern[str]], ...] = (
     (DraftKind.CUSTOMER_NOTES, re.compile(r"\b(account|customer) notes?\b", re.IGNORECASE)),
