@@ -18,7 +18,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Date, bindparam, insert, text
+from sqlalchemy import Date, Dialect, bindparam, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -196,9 +196,9 @@ def record_calls(session: Session, rows: Sequence[tuple[Mapping[str, Any], date]
     concurrent batches and single writes lock rows in the same order: no deadlock."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
+    bound = session.get_bind().dialect
     ordered = sorted(rows, key=lambda pair: str(pair[0]["call_key"]))
-    new = set(session.scalars(*_new_calls(dialect, [row for row, _ in ordered])))
+    new = set(session.scalars(*_new_calls(bound, [row for row, _ in ordered])))
     sums: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = defaultdict(dict)
     for row, day in ordered:
         if row["call_key"] not in new:
@@ -212,26 +212,27 @@ def record_calls(session: Session, rows: Sequence[tuple[Mapping[str, Any], date]
     for table in ROLLUPS:
         by_key = sums[table.__tablename__]
         if by_key:
-            session.execute(*_rollup_batch(table, dialect, [by_key[k] for k in sorted(by_key)]))
+            session.execute(*_rollup_batch(table, bound, [by_key[k] for k in sorted(by_key)]))
     return len(new)
 
 
-def _new_calls(dialect: str, rows: list[Mapping[str, Any]]) -> tuple[Any, Any]:
+def _new_calls(dialect: Dialect, rows: list[Mapping[str, Any]]) -> tuple[Any, Any]:
     """The batch INSERT of ledger rows that skips known call keys, and its parameters."""
-    if dialect != "postgresql":
-        return _insert_new(dialect), [dict(row) for row in rows]
+    if dialect.name != "postgresql":
+        return _insert_new(dialect.name), [dict(row) for row in rows]
     stmt = _STATEMENTS.get("postgresql:ledger_batch")
     if stmt is None:
         ledger = [c for c in LLMCall.__table__.columns if c.key != "id"]
-        stmt = _unnest_insert(ledger, "ON CONFLICT (call_key) DO NOTHING RETURNING call_key")
+        tail = "ON CONFLICT (call_key) DO NOTHING RETURNING call_key"
+        stmt = _unnest_insert(ledger, tail, dialect)
         _STATEMENTS["postgresql:ledger_batch"] = stmt
     return stmt, _columns_of(rows)
 
 
-def _rollup_batch(table: Rollup, dialect: str, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
+def _rollup_batch(table: Rollup, dialect: Dialect, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
     """The batch upsert of summed roll-up rows (one per key), and its parameters."""
-    if dialect != "postgresql":
-        return _upsert(table, dialect), rows
+    if dialect.name != "postgresql":
+        return _upsert(table, dialect.name), rows
     name = f"postgresql:batch:{table.__tablename__}"
     stmt = _STATEMENTS.get(name)
     if stmt is None:
@@ -239,21 +240,19 @@ def _rollup_batch(table: Rollup, dialect: str, rows: list[dict[str, Any]]) -> tu
         added = ", ".join(
             f"{m} = {table.__tablename__}.{m} + excluded.{m}" for m in ROLLUP_MEASURES
         )
-        stmt = _unnest_insert(
-            columns, f"ON CONFLICT ({', '.join(table.KEY)}) DO UPDATE SET {added}"
-        )
+        tail = f"ON CONFLICT ({', '.join(table.KEY)}) DO UPDATE SET {added}"
+        stmt = _unnest_insert(columns, tail, dialect)
         _STATEMENTS[name] = stmt
     return stmt, _columns_of(rows)
 
 
-def _unnest_insert(columns: list[Any], tail: str) -> Any:
+def _unnest_insert(columns: list[Any], tail: str, dialect: Dialect) -> Any:
     """INSERT … SELECT * FROM unnest(one typed array per column) …: a whole batch as one
     statement of constant text with one parameter per column. Multi-row VALUES
     ("insertmanyvalues") made psycopg parse 12 000 placeholders per 500-row batch: 5 times
     slower (bench/metering.py)."""
     table = columns[0].table.name
-    pg = postgresql.dialect()
-    arrays = ", ".join(f"CAST(:{c.key} AS {c.type.compile(dialect=pg)}[])" for c in columns)
+    arrays = ", ".join(f"CAST(:{c.key} AS {c.type.compile(dialect=dialect)}[])" for c in columns)
     names = ", ".join(c.name for c in columns)
     sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {tail}"
     return text(sql).bindparams(
