@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
         "--now", action="store_true", help="nudge reps now, even outside their working hours"
     )
     _add_export_training(sub)
+    mcp = sub.add_parser(
+        "mcp", help="serve the read-only CRM tools to other agents over MCP (stdio)"
+    )
+    mcp.add_argument("--team", help="Slack team id of the org (default: the only org)")
     return parser
 
 

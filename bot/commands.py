@@ -219,3 +219,10 @@ def _org_id(factory: sessionmaker[Session], team: str | None) -> int:
     if len(orgs) != 1:
         raise SettingsError(f"pass --team TEAM_ID: the database has {len(orgs)} orgs")
     return orgs[0].id
+
+
+def mcp(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve one org's read-only CRM tools over MCP on stdio (stdout is the protocol)."""
+    from bot.mcp_server import run
+
+    return run(args.team, settings)

@@ -27,9 +27,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.specialists import SPECIALISTS
 from agents.specs import AgentSpec
 from agents.tools.base import ToolContext, ToolInputError, ToolSpec, to_json
+from agents.tools.permissions import ToolAccess
 from bot.settings import Settings, SettingsError
 from storage import migrate
 from storage.db import engine_from_settings, session_factory
+from storage.models import Role
 from storage.types import utcnow
 from storage.uow import UnitOfWork
 
@@ -143,7 +145,7 @@ def run(team: str | None, settings: Settings) -> int:
     try:
         factory = session_factory(engine)
         org_id = org_id_for(factory, team)
-        tools = exposed_tools()
+        tools = list(_access(factory, org_id, settings).allowed(tuple(exposed_tools())))
 
         def context() -> ToolContext:  # no user: tools that need one get None; no drafts
             return ToolContext(factory=factory, org_id=org_id, user_id=None, now=utcnow())
@@ -153,6 +155,17 @@ def run(team: str | None, settings: Settings) -> int:
     finally:
         engine.dispose()
     return 0
+
+
+def _access(factory: sessionmaker[Session], org_id: int, settings: Settings) -> ToolAccess:
+    """No person is behind an MCP call: the org's flags apply, and only tools any rep may use."""
+    with UnitOfWork(factory) as uow:
+        org = uow.orgs.get(org_id)
+        team_id = org.slack_team_id if org else ""
+    agents = settings.agents
+    return ToolAccess.of(
+        Role.REP, team_id=team_id, tools_off=agents.tools_off, tool_roles=agents.tool_roles
+    )
 
 
 async def _serve(server: Server[Any]) -> None:
