@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from agents.account_review import wants_review
 from agents.assistant import Answer, Profile, Question
 from bot.account_review_job import run_review
+from bot.agent_view import register_agent_view_jobs
 from bot.answer_charts import post_charts
 from bot.blocks import answer_blocks, answer_fallback_text, footer_blocks, notice, text_blocks
 from bot.budget_alerts import register_alert_jobs
@@ -21,6 +22,7 @@ from bot.questions import ANSWER_QUESTION
 from bot.reply_stream import SlackReplyStream
 from bot.retention_jobs import register_retention_jobs
 from bot.services import Services
+from bot.shortcuts import register_shortcut_jobs
 from bot.suggest_command import register_suggest_command
 from bot.suggestion_jobs import register_suggestion_jobs
 from storage.models import AuditEvent
@@ -42,6 +44,8 @@ def register_jobs(services: Services) -> None:
     register_suggestion_jobs(services)
     register_suggest_command(services)
     register_retention_jobs(services)
+    register_agent_view_jobs(services)
+    register_shortcut_jobs(services)
 
 
 def answer_question(services: Services, payload: dict[str, Any]) -> None:

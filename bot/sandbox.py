@@ -25,8 +25,10 @@ from bot.emulator import (
     SlackEmulator,
     app_home_opened_event,
     app_mention_event,
+    assistant_thread_started_event,
     block_action,
     home_block_action,
+    message_action,
     view_submission,
 )
 from bot.emulator.mailbox import Mailbox
@@ -129,6 +131,36 @@ class Sandbox:
         )
         return self.sender.post_form(body)[0]
 
+    def open_messages_tab(self, user: str) -> str:
+        """`user` opens the app's Messages tab (the agent view); returns their DM channel."""
+        envelope = app_home_opened_event(TEAM, user, tab="messages")
+        envelope["event"]["channel"] = dm = _dm_of(user)  # a person's DM with the app stays put
+        self.sender.post_event(envelope)
+        self.wait_idle()
+        return dm
+
+    def start_assistant_thread(self, user: str) -> tuple[str, str]:
+        """`user` starts a thread in the assistant container; its (DM channel, thread ts)."""
+        dm = _dm_of(user)
+        root = self.slack.post_user_message(dm, user, "New chat")
+        self.sender.post_event(
+            assistant_thread_started_event(TEAM, user, dm, root.ts, context_channel=SALES)
+        )
+        self.wait_idle()
+        return dm, root.ts
+
+    def use_shortcut(self, user: str, message: PostedMessage, callback_id: str) -> int:
+        """`user` picks the message shortcut `callback_id` on `message`; the HTTP status."""
+        body = message_action(
+            TEAM,
+            message.channel,
+            user,
+            callback_id,
+            message.to_api(TEAM),
+            emulator_url=self.slack.base_url,
+        )
+        return self.sender.post_form(body)[0]
+
     def draft_card(self, thread_ts: str) -> PostedMessage | None:
         """The latest draft card the bot posted in a #sales thread (cards open with a header)."""
         cards = [
@@ -153,6 +185,11 @@ class Sandbox:
         else:
             messages = self.slack.channel_messages(channel)
         return [m for m in messages if m.user == BOT_USER_ID or m.is_bot]
+
+
+def _dm_of(user: str) -> str:
+    """The DM channel id the emulator's conversations.open gives `user`."""
+    return "D" + user.removeprefix("U")
 
 
 def _button_value(blocks: list[dict[str, Any]], action_id: str) -> str:

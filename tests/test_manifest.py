@@ -8,7 +8,9 @@ import pytest
 import yaml
 from slack_bolt import App
 
+from bot.agent_view import MAX_PROMPTS
 from bot.listeners import register_listeners
+from bot.shortcuts import ShortcutId
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT.parent / "shared" / "slack" / "manifest.schema.1.0.0.json"
@@ -36,6 +38,9 @@ def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
     # each manifest entry has its listener, and each listener is reachable through the manifest
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     commands = {c["command"] for c in manifest["features"]["slash_commands"]}
+    shortcuts = {
+        s["callback_id"] for s in manifest["features"]["shortcuts"] if s["type"] == "message"
+    }
     surfaces = {
         "on_app_mention": "app_mention" in events,
         "on_direct_message": "message.im" in events,
@@ -44,6 +49,8 @@ def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
         "on_ai_suggest_command": "/ai-suggest" in commands,
         "on_app_home_opened": "app_home_opened" in events
         and manifest["features"]["app_home"]["home_tab_enabled"],
+        "on_assistant_thread_started": "assistant_thread_started" in events,
+        "on_message_shortcut": shortcuts == set(ShortcutId),
     }
     interactive = {
         "on_feedback",
@@ -57,8 +64,27 @@ def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
     surfaces |= dict.fromkeys(interactive, manifest["settings"]["interactivity"]["is_enabled"])
     assert _listener_names() == set(surfaces)
     assert all(surfaces.values())
-    assert events == {"app_home_opened", "app_mention", "message.im"} and commands == {
+    assert events == {
+        "app_home_opened",
+        "app_mention",
+        "assistant_thread_started",
+        "message.im",
+    } and commands == {
         "/ai",
         "/ai-cost",
         "/ai-suggest",
     }
+
+
+def test_the_agent_view_is_the_messages_tab_with_at_most_four_prompts(manifest):
+    features = manifest["features"]
+    assert features["app_home"]["messages_tab_enabled"]
+    agent = features["agent_view"]
+    assert agent["agent_description"].strip()
+    assert 0 < len(agent["suggested_prompts"]) <= MAX_PROMPTS
+
+
+def test_the_scopes_cover_what_the_agent_view_and_shortcuts_call(manifest):
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    # setSuggestedPrompts/setStatus; conversations.replies in public and private channels
+    assert {"assistant:write", "channels:history", "groups:history"} <= scopes

@@ -4,7 +4,13 @@ Used by `countersign demo` and by the tests; nothing here talks to slack.com.
 """
 
 from bot.emulator.calls import RecordedCall
-from bot.emulator.payloads import app_home_opened_event, home_block_action, view_submission
+from bot.emulator.payloads import (
+    app_home_opened_event,
+    assistant_thread_started_event,
+    home_block_action,
+    message_action,
+    view_submission,
+)
 from bot.emulator.render import render_message, render_thread
 from bot.emulator.server import SlackEmulator
 from bot.emulator.signing import (
@@ -27,8 +33,10 @@ __all__ = [
     "UploadedFile",
     "app_home_opened_event",
     "app_mention_event",
+    "assistant_thread_started_event",
     "block_action",
     "home_block_action",
+    "message_action",
     "dm_message_event",
     "render_message",
     "render_thread",

@@ -279,3 +279,54 @@ def app_home_opened_event(team_id: str, user: str, tab: str = "home") -> dict[st
         "event_ts": now,
     }
     return _envelope(team_id, event, None)
+
+
+def assistant_thread_started_event(
+    team_id: str, user: str, channel: str, thread_ts: str, *, context_channel: str | None = None
+) -> dict[str, Any]:
+    """The Events API envelope Slack sends when someone starts a thread in the assistant
+    container (`channel` is their DM with the app; `context_channel` the one they were
+    viewing, when Slack knows it)."""
+    context: dict[str, Any] = {"team_id": team_id, "enterprise_id": None}
+    if context_channel is not None:
+        context["channel_id"] = context_channel
+    event = {
+        "type": "assistant_thread_started",
+        "assistant_thread": {
+            "user_id": user,
+            "context": context,
+            "channel_id": channel,
+            "thread_ts": thread_ts,
+        },
+        "event_ts": f"{time.time():.6f}",
+    }
+    return _envelope(team_id, event, None)
+
+
+def message_action(
+    team_id: str,
+    channel: str,
+    user: str,
+    callback_id: str,
+    message: dict[str, Any],
+    *,
+    emulator_url: str,
+) -> str:
+    """The form body (`payload=<json>`) Slack posts when a message shortcut is used on
+    `message` (as conversations.history shows it: type, user, text, ts, thread_ts)."""
+    payload = {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": f"{time.time():.6f}",
+        "team": {"id": team_id, "domain": "emulated"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id},
+        "channel": {"id": channel, "name": channel.lower()},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": new_trigger_id(),
+        "response_url": _response_url(emulator_url),
+        "message_ts": message["ts"],
+        "message": message,
+    }
+    return urlencode({"payload": json.dumps(payload)})

@@ -5,14 +5,17 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.actions import ActionId, ViewId
+from bot.listeners.agent_view import on_assistant_thread_started
 from bot.listeners.commands import on_ai_command
 from bot.listeners.cost import on_ai_cost_command
 from bot.listeners.drafts import DRAFT_BUTTONS, DRAFT_VIEWS, on_draft_button
 from bot.listeners.feedback import on_feedback
 from bot.listeners.home import on_app_home_opened
 from bot.listeners.mentions import on_app_mention, on_direct_message
+from bot.listeners.shortcuts import on_message_shortcut
 from bot.listeners.suggest import on_ai_suggest_command
 from bot.listeners.suggestions import SUGGESTION_ACTIONS, on_dismiss_submitted, on_suggestion_action
+from bot.shortcuts import ShortcutId
 
 
 def register_listeners(app: App) -> None:
@@ -34,3 +37,6 @@ def register_listeners(app: App) -> None:
         app.action(action_id)(on_suggestion_action)
     app.view(ViewId.SUGGESTION_DISMISS)(on_dismiss_submitted)
     app.event("app_home_opened")(on_app_home_opened)
+    app.event("assistant_thread_started")(on_assistant_thread_started)
+    for shortcut_id in ShortcutId:
+        app.shortcut(shortcut_id)(on_message_shortcut)
