@@ -198,8 +198,10 @@ def assistant_set_status(ws: Workspace, ctx: CallContext) -> dict[str, Any]:
 
 
 def assistant_set_suggested_prompts(ws: Workspace, ctx: CallContext) -> dict[str, Any]:
-    """assistant.threads.setSuggestedPrompts: the prompt buttons of an assistant thread."""
-    thread = _assistant_thread(ws, ctx)
+    """assistant.threads.setSuggestedPrompts: the prompt buttons of an assistant thread, or
+    (agent view, no thread_ts) of the DM itself."""
+    key = (ctx.required("channel_id"), ctx.optional("thread_ts") or "")
+    thread = ws.assistant_threads.setdefault(key, {})
     thread["prompts"] = ctx.structured("prompts") or []
     thread["prompts_title"] = ctx.optional("title")
     return {}
