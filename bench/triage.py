@@ -183,11 +183,26 @@ def main() -> None:
         "splits": {
             split: score([r for r in rows if r.split == split], pre, real) for split in SPLITS
         },
-        "all": score(rows, pre, real),
+        "all": score(rows, pre, None),  # the real model is asked once per request, in its split
     }
     print(json.dumps(report, indent=2))
     if args.write:
         write_section("Triage", results_text(report))
+
+
+# History the table cannot show: the splits' first scores, before the fixes they prompted.
+READING = """Reading. Each held-out split was scored once before any change it prompted:
+holdout (68, frozen rules): 85.3 % decided by rules, 57 of 58 right (98.3 %; "email address
+of …" read as a draft), 98.5 % right with the offline fallback. Fresh (40 chattier requests
+written after that): 57.5 % decided by rules, 21 of 23 right (91.3 %: "tracking against
+target" read as shipment tracking, "let Meridian know …" not read as a writing request),
+72.5 % right offline, 95 % with the oracle. Those three were then fixed, so the table's
+100 % on holdout and fresh is no longer out of sample. The fresh split is the honest
+estimate for new wording: the rules decide a bit over half of it and are right ~91-100 % of
+the time; everything else goes to the model. One author wrote both the set and the rules,
+which flatters the tune and holdout numbers. The offline fallback misses are requests
+with no signal at all (a typo'd "pipelne", "average days to close a deal?", questions about
+the bot): offline they go to the customer specialist; with a key, to the model."""
 
 
 def results_text(report: dict[str, Any]) -> str:
@@ -213,7 +228,9 @@ specialist, or one of the `acceptable` ones for a genuinely ambiguous request.
 
 Targets: ≥ 95 % right, ≥ 50 % without a model call. The oracle column is an upper bound
 (a model that is always right on what the rules leave open), not a measurement: the real
-model's accuracy cannot be measured offline (`--real` does it with ANTHROPIC_API_KEY)."""
+model's accuracy cannot be measured offline (`--real` does it with ANTHROPIC_API_KEY).
+
+{READING}"""
 
 
 if __name__ == "__main__":
