@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/metering.py
 	$(BIN)/python bench/cost_report.py
 	$(BIN)/python bench/suggestions.py
+	$(BIN)/python bench/triage.py
+	$(BIN)/python bench/context.py
 
 clean:
 	rm -rf $(VENV) .countersign .pytest_cache .mypy_cache .ruff_cache

@@ -155,8 +155,8 @@ class PreRouter:
         found = self.signals(text)
         if _is_help(text, found):
             return "help", "greeting or question about the bot"
-        if wants_draft(text):
-            return _writing(text)
+        if wants_draft(text):  # judged on the request, not on text it quotes (shortcuts)
+            return _writing(text.split("\n\n", 1)[0])
         if len(found.strong) == 1:
             topic = found.strong[0]
             if topic == "analytics" and found.named:

@@ -158,11 +158,6 @@ def test_the_model_reads_the_thread_as_quoted_data_and_its_note_is_the_draft(tmp
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agents/triage.py judges 'an order for' anywhere in the text, thread included, "
-    "and routes the note request to orders; it should judge the request's first line",
-)
 def test_a_thread_that_talks_of_an_order_still_gets_a_note(stack):
     root, last = _thread(stack, ("U_REP1", "Halvorsen is ready to place the order for 4 pumps."))
     assert stack.use_shortcut("U_REP1", last, ShortcutId.LOG_TO_CRM) == 200
