@@ -126,7 +126,9 @@ def test_a_priced_quote_becomes_an_email_draft_card(tmp_path, anthropic_api):
     assert (draft.kind, draft.agent, draft.customer_id) == (DraftKind.EMAIL, "quotes", halvorsen)
     priced = _tool_results(anthropic_api.message_requests[-1])[-1]
     assert (priced["total"], priced["approval"]) == ("5920.00", "rep")
-    assert INGRID in [c["email"] for c in priced["customer"]["contacts"]]
+    # the model saw placeholders (PII redaction); the card above carries the real address
+    assert INGRID not in json.dumps(anthropic_api.message_requests)
+    assert all(c["email"].startswith("<EMAIL_") for c in priced["customer"]["contacts"])
 
 
 def test_offline_open_invoices_answer_in_demo_mode(tmp_path):
