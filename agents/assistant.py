@@ -17,6 +17,7 @@ from agents.errors import LoopLimitError, ModelUnavailableError
 from agents.llm.offline import OFFLINE_MODEL, OfflineLLM
 from agents.llm.port import LLM
 from agents.loop import LoopLimits, RunResult, RunWatcher, Stop, run_specialist
+from agents.memory import WorkingMemory, describe
 from agents.metering import Attribution, Meter
 from agents.metering.budgets import BudgetExceeded, SpendingUnavailable
 from agents.metering.ratelimits import Activity, RateLimits
@@ -102,10 +103,12 @@ class Assistant:
         drafts: DraftService | None = None,
         rate_limits: RateLimits | None = None,
         redactor: Redactor | None = None,
+        memory: WorkingMemory | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.factory = factory
         self.redactor = redactor
+        self.memory = memory
         self.rate_limits = rate_limits
         self.llm = llm
         self.offline_llm = OfflineLLM()
@@ -277,6 +280,7 @@ class Assistant:
         metered.attribution.route = route.specialist
         metered.attribution.prompt_version = spec.prompt_version
         self._describe_run(ctx, spec, llm)
+        recalled = self.memory.recall(turn.conversation_id) if self.memory else []
         notice = None
         try:
             result = self._specialist(
@@ -286,6 +290,7 @@ class Assistant:
                 turn.user_name,
                 metered,
                 ctx,
+                memory=describe(recalled),
                 watch=watch,
                 spent=lambda: metered.total_cost_micro_usd,
                 access=ToolAccess.of(
@@ -299,6 +304,8 @@ class Assistant:
             result = RunResult(text=exc.partial_text or "I ran out of steps before finishing.")
             notice = f"I stopped early (the {exc.limit} limit for one request)."
         turn.customer_id = ctx.state.customer_id or turn.customer_id
+        if self.memory is not None:
+            self.memory.remember(turn.conversation_id, result.seen)
         self._record_drafts(ctx, metered.total_tokens, metered.total_cost_micro_usd)
         return Answer(
             text=result.text or self._drafted_text(result, turn.org_id, ctx.state.draft_ids),
@@ -362,9 +369,12 @@ class Assistant:
         watch: RunWatcher | None = None,
         spent: Callable[[], int] | None = None,
         access: ToolAccess | None = None,
+        memory: str = "",
     ) -> RunResult:
         today = ctx.now.date().isoformat()
         system = spec.system_prompt(today=today, user_name=user_name, hint=hint)
+        if memory:
+            system = f"{system}\n\n{memory}"
         messages = [*history, {"role": "user", "content": text}]
         return run_specialist(
             spec,

@@ -12,6 +12,7 @@ from anthropic.types import Message
 
 from agents.errors import Limit, LoopLimitError
 from agents.llm.port import LLM, LLMRequest
+from agents.memory import Seen
 from agents.metering.meter import usage_of
 from agents.specs import AgentSpec
 from agents.tools.base import ToolContext, ToolInputError, to_json
@@ -56,6 +57,7 @@ class RunResult:
     tools_called: list[str] = field(default_factory=list)
     turns: int = 0
     tokens: int = 0
+    seen: list[Seen] = field(default_factory=list)  # tool results with a title, for memory
 
 
 def run_specialist(
@@ -148,6 +150,9 @@ def _run_tool(
         output = tool.run(ctx, dict(use.input))
     except ToolInputError as exc:
         return _tool_result(use.id, str(exc), error=True)
+    display = output.get("_display")
+    if isinstance(display, dict) and display.get("title") and not tool.gated:
+        result.seen.append(Seen(use.name, dict(use.input), str(display["title"])[:200]))
     return _tool_result(use.id, to_json(output))
 
 

@@ -114,6 +114,13 @@ class AgentSettings(BaseSettings):
         description="Token budget of the thread history sent with a question: the newest "
         "exchanges that fit are kept, the oldest dropped.",
     )
+    working_memory_seconds: int = Field(
+        default=3_600,
+        ge=0,
+        validation_alias=_env("COUNTERSIGN_WORKING_MEMORY_SECONDS"),
+        description="How long a thread remembers what its runs looked at (Redis, or "
+        "in-process embedded); 0 switches working memory off.",
+    )
     max_question_chars: int = Field(
         default=4_000,
         ge=100,

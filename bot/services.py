@@ -15,11 +15,13 @@ from agents.drafts.service import DraftService
 from agents.llm.anthropic_llm import AnthropicLLM
 from agents.llm.offline import OfflineLLM
 from agents.llm.port import LLM
+from agents.memory import WorkingMemory
 from agents.metering import Meter, PriceCatalog
 from agents.metering.budgets import BudgetGuard
 from agents.metering.ratelimits import RateLimits
 from agents.metering.response_cache import ResponseCache
 from agents.metering.settings import CostSettings
+from agents.settings import AgentSettings
 from bot.ledger_drain import LedgerDrain
 from bot.procrastinate_runner import ProcrastinateRunner
 from bot.runner import InProcessRunner, TaskRunner
@@ -100,6 +102,7 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
         drafts=drafts,
         rate_limits=rate_limits,
         redactor=settings.privacy.model_redactor(),
+        memory=working_memory(store, settings.agents),
     )
     token = settings.slack.bot_token
     services = Services(
@@ -171,6 +174,12 @@ def _ledger_engine(settings: Settings, engine: Engine) -> Engine:
     if engine.dialect.name != "postgresql":
         return engine
     return engine_from_settings(settings.storage, pre_ping=False)
+
+
+def working_memory(store: ClaimStore, settings: AgentSettings) -> WorkingMemory | None:
+    """Threads remember what their runs looked at, unless switched off (0 seconds)."""
+    seconds = settings.working_memory_seconds
+    return WorkingMemory(store, ttl_seconds=seconds) if seconds else None
 
 
 def response_cache(store: ClaimStore, settings: CostSettings) -> ResponseCache | None:
