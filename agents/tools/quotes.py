@@ -5,27 +5,22 @@ All money is Decimal, rounded half-up to the cent; capacities compare as exact f
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
-from functools import cache
-from importlib.resources import files
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from agents.specs import money
 from agents.tools.base import ToolContext, ToolInputError, ToolSpec, tool
 from agents.tools.orders import exact, require_customer
+from agents.tools.pricing import price_quote, pricing_rules
 from storage.models import Product
 from storage.repositories.sales import SalesRepository
 from storage.uow import UnitOfWork
 
 CapacityUnit = Literal["l/min", "l/h", "m3/h", "kg", "t"]
-CENT = Decimal("0.01")
-HUNDRED = Decimal(100)
 # Capacity units a requirement may name, as exact multiples of one base unit per dimension.
 UNITS: dict[str, tuple[str, Fraction]] = {
     "l/min": ("flow", Fraction(1)),
@@ -37,35 +32,6 @@ UNITS: dict[str, tuple[str, Fraction]] = {
 _CAPACITY = re.compile(r"(\d+(?:\.\d+)?)\s*(l/min|l/h|m3/h|m³/h|kg|t)(?![\w/])", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9][a-z0-9/-]*", re.IGNORECASE)
 _NOISE = frozenset("a an and any for of the with to in on per some we do sell what".split())
-
-
-class Break(BaseModel):
-    """From this many units of one product, this percent off its list price."""
-
-    min_quantity: int = Field(ge=1)
-    percent: Decimal = Field(ge=0, lt=100)
-
-
-class DiscountLimits(BaseModel):
-    """How far a rep, and a manager, may go on a negotiated discount."""
-
-    rep_max_percent: Decimal = Field(ge=0, le=100)
-    manager_max_percent: Decimal = Field(ge=0, le=100)
-
-
-class PricingRules(BaseModel):
-    """agents/data/pricing.json."""
-
-    currency: str
-    quantity_breaks: dict[str, list[Break]]
-    discount_limits: DiscountLimits
-
-
-@cache
-def pricing_rules() -> PricingRules:
-    """The packaged pricing rules (read once; parsed as exact decimals)."""
-    text = (files("agents") / "data" / "pricing.json").read_text(encoding="utf-8")
-    return PricingRules.model_validate(json.loads(text))
 
 
 class SearchProductsArgs(BaseModel):
@@ -200,82 +166,6 @@ def calculate_price(ctx: ToolContext, args: CalculatePriceArgs) -> dict[str, Any
     return quote
 
 
-def price_quote(items: list[tuple[Product, int]], discount_percent: Decimal) -> dict[str, Any]:
-    """The priced quote: breaks per line, then the negotiated discount checked against the
-    limits (above the manager's limit it is refused)."""
-    rules = pricing_rules()
-    limits = rules.discount_limits
-    if discount_percent > limits.manager_max_percent:
-        raise ToolInputError(
-            f"a {discount_percent}% discount is above the {limits.manager_max_percent}% anyone "
-            f"may give (reps up to {limits.rep_max_percent}%, managers up to "
-            f"{limits.manager_max_percent}%)"
-        )
-    lines = [price_line(product, quantity) for product, quantity in items]
-    list_total = sum((p.unit_price * q for p, q in items), Decimal(0))
-    subtotal = sum((Decimal(line["line_total"]) for line in lines), Decimal(0))
-    discount = _cents(subtotal * discount_percent / HUNDRED)
-    total = subtotal - discount
-    manager = discount_percent > limits.rep_max_percent
-    return {
-        "lines": lines,
-        "list_total": exact(list_total),
-        "subtotal": exact(subtotal),
-        "discount": {"percent": str(discount_percent), "amount": exact(discount)},
-        "total": exact(total),
-        "currency": rules.currency,
-        "approval": "manager" if manager else "rep",
-        "_meta": {
-            "savings_vs_list": exact(list_total - total),
-            "next_breaks": [b for p, q in items if (b := next_break(p, q))],
-            "needs_manager_approval": manager,
-            "discount_limits": limits.model_dump(mode="json"),
-        },
-        "_display": {
-            "title": f"Quote {money(total)}",
-            "subtitle": f"{len(lines)} line(s), {discount_percent}% discount",
-            "badge": "needs a manager" if manager else "within rep limit",
-        },
-    }
-
-
-def price_line(product: Product, quantity: int) -> dict[str, Any]:
-    """One quote line: the break reached takes its percent off the list unit price (rounded
-    half-up to the cent), then times the quantity."""
-    percent = break_percent(product.category, quantity)
-    unit = _cents(product.unit_price * (HUNDRED - percent) / HUNDRED)
-    return {
-        "sku": product.sku,
-        "name": product.name,
-        "category": product.category,
-        "quantity": quantity,
-        "list_unit_price": exact(product.unit_price),
-        "break_percent": str(percent),
-        "unit_price": exact(unit),
-        "line_total": exact(unit * quantity),
-    }
-
-
-def break_percent(category: str | None, quantity: int) -> Decimal:
-    """The percent off of the highest break `quantity` reaches in `category` (0 if none)."""
-    reached = [b for b in _breaks(category) if quantity >= b.min_quantity]
-    return max((b.percent for b in reached), default=Decimal(0))
-
-
-def next_break(product: Product, quantity: int) -> dict[str, Any] | None:
-    """The nearest quantity break above `quantity`, if any: a reason to order more."""
-    above = [b for b in _breaks(product.category) if b.min_quantity > quantity]
-    if not above:
-        return None
-    nearest = min(above, key=lambda b: b.min_quantity)
-    return {
-        "sku": product.sku,
-        "at_quantity": nearest.min_quantity,
-        "percent": str(nearest.percent),
-        "add_units": nearest.min_quantity - quantity,
-    }
-
-
 def pick_product(req: Requirement, products: list[Product]) -> dict[str, Any] | str:
     """The configured line for one requirement, or the reason it cannot be met."""
     words = catalog_words(req.need)
@@ -344,14 +234,6 @@ def _singular(word: str) -> str:
 def _score(product: Product, words: list[str]) -> int:
     haystack = f"{product.sku} {product.name} {product.category or ''}".lower()
     return sum(word in haystack for word in words)
-
-
-def _breaks(category: str | None) -> list[Break]:
-    return pricing_rules().quantity_breaks.get(category or "", [])
-
-
-def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _product_view(p: Product) -> dict[str, Any]:

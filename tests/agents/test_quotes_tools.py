@@ -18,7 +18,8 @@ from agents.drafts.service import DraftService
 from agents.loop import Stop
 from agents.specialists import QUOTES
 from agents.tools.base import ToolInputError
-from agents.tools.quotes import calculate_price, configure_system, price_quote, search_products
+from agents.tools.pricing import price_quote
+from agents.tools.quotes import calculate_price, configure_system, search_products
 from storage.models import Draft, Product
 from storage.models.enums import DraftKind
 from storage.uow import UnitOfWork
