@@ -1,16 +1,16 @@
-"""One question in, one answer out: conversation, triage, specialist run, history, metering."""
+"""One question in, one answer out: conversation, triage, specialist run, history, metering.
+The types it takes and gives live in agents/questions.py (re-exported here)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents.charts import Chart
 from agents.drafts.service import Actor, DraftService, Outcome, Result
 from agents.drafts.snapshot import DraftSnapshot
 from agents.errors import LoopLimitError, ModelUnavailableError
@@ -22,6 +22,7 @@ from agents.metering import Attribution, Meter
 from agents.metering.budgets import BudgetExceeded, SpendingUnavailable
 from agents.metering.ratelimits import Activity, RateLimits
 from agents.privacy import RedactingLLM, Redactor
+from agents.questions import Answer, Profile, Question, Regeneration, revision_request
 from agents.settings import AgentSettings
 from agents.specialists import DEFAULT_SPECIALIST, SPECIALISTS
 from agents.specs import AgentSpec
@@ -34,59 +35,7 @@ from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, kw_only=True)
-class Question:
-    """A rep's message as the bot received it."""
-
-    team_id: str
-    channel_id: str
-    thread_ts: str  # the thread root; "" for the top level of a DM
-    slack_user_id: str
-    text: str
-    delivery_id: str  # Slack event_id (or command/trigger id): one answer per delivery
-    request_type: str = "chat"
-    # Follows the specialist's run live (streamed text, tools running); model runs only.
-    watch: RunWatcher | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Regeneration:
-    """A Regenerate click: which draft version, who clicked, and their hint."""
-
-    team_id: str
-    slack_user_id: str
-    draft_id: int
-    version: int
-    hint: str = ""
-
-
-@dataclass(frozen=True)
-class Profile:
-    """What Slack knows of a person we have not seen before."""
-
-    email: str | None
-    name: str
-    timezone: str = "UTC"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Answer:
-    """The reply and what it cost."""
-
-    text: str
-    agent: str
-    offline: bool
-    model: str
-    tokens: int = 0
-    cost_micro_usd: int = 0
-    conversation_id: int = 0
-    notice: str | None = None
-    duplicate: bool = False
-    org_id: int = 0
-    draft_ids: tuple[int, ...] = ()  # drafts proposed by this run, each posted as a card
-    blocked: bool = False  # a rate limit or budget refused it: `text` says why, to the asker only
-    charts: tuple[Chart, ...] = ()  # pictures the specialist asked to show under the answer
+__all__ = ["Answer", "Assistant", "Profile", "Question", "Regeneration", "revision_request"]
 
 
 class Assistant:
@@ -398,13 +347,3 @@ class Assistant:
             if spec.model_role == "triage"
             else self.settings.specialist_model
         )
-
-
-def revision_request(draft: DraftSnapshot, customer_id: int | None, hint: str) -> str:
-    """The user turn of a regeneration: the current text, the customer and the rep's hint."""
-    return (
-        f"Revise {draft.kind_label.lower()} draft #{draft.id} for {draft.customer_name} "
-        f"(customer id {customer_id}). Propose the new version with the same tool.\n"
-        f"Current subject: {draft.subject}\nCurrent text:\n{draft.body}\n"
-        f"Hint from the rep: {hint or 'rewrite it'}"
-    )

@@ -12,7 +12,7 @@ from storage.models import Message, MessageRole, Role, User
 from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
-    from agents.assistant import Profile, Question
+    from agents.questions import Profile, Question
     from agents.triage import Route
 
 

@@ -14,8 +14,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from agents.assistant import Answer
 from agents.metering.money import usd
+from agents.questions import Answer
 from bot.actions import ActionId, FeedbackValue
 
 SECTION_LIMIT = 3000

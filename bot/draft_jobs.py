@@ -11,9 +11,9 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from agents.assistant import Regeneration
 from agents.drafts.service import Outcome, Result
 from agents.drafts.snapshot import DraftSnapshot
+from agents.questions import Regeneration
 from bot.draft_blocks import decision_notice, draft_card, draft_fallback_text
 from bot.home_blocks import home_view
 from bot.services import Services

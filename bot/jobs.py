@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from agents.account_review import wants_review
-from agents.assistant import Answer, Profile, Question
+from agents.questions import Answer, Profile, Question
 from bot.account_review_job import run_review
 from bot.agent_view import register_agent_view_jobs
 from bot.answer_charts import post_charts
