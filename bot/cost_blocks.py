@@ -164,11 +164,6 @@ def help_blocks(reason: str | None = None) -> list[dict[str, Any]]:
     return _dicts(blocks)
 
 
-def notice_blocks(text: str) -> list[dict[str, Any]]:
-    """A one-section reply (refusals, confirmations, errors)."""
-    return _dicts([_section(text)])
-
-
 # --- helpers ------------------------------------------------------------------------------
 
 

@@ -3,14 +3,10 @@ through the command's response_url (it works in any channel, bot member or not).
 
 from __future__ import annotations
 
-import logging
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from slack_sdk.webhook import WebhookClient
 
 from agents.costs import report as reports
 from agents.costs.budget_admin import set_budget
@@ -27,25 +23,22 @@ from agents.costs.command import (
 )
 from agents.costs.periods import period
 from agents.metering.money import usd_cents
+from bot.blocks import notice
 from bot.cost_blocks import (
     budget_list_blocks,
     budget_set_text,
     help_blocks,
-    notice_blocks,
     report_blocks,
 )
 from bot.cost_export import export_csv, export_filename, upload_to_dm
 from bot.services import Services
+from bot.slash_reply import Reply, reply_ephemerally
 from storage.models import Role
 from storage.types import utcnow
 from storage.uow import UnitOfWork
 
-log = logging.getLogger(__name__)
-
 COST_COMMAND = "cost_command"
 REFUSAL = "Only admins can see org-wide AI cost; try `/ai-cost me`."
-
-Reply = tuple[str, list[dict[str, Any]]]  # fallback text, blocks
 
 
 @dataclass(frozen=True)
@@ -84,19 +77,8 @@ def cost_payload(command: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_cost_command(services: Services, payload: dict[str, Any]) -> None:
-    """Answer one `/ai-cost`; a failure is answered with an error id, never a traceback."""
-    try:
-        text, blocks = answer(services, payload)
-    except Exception:  # the job boundary: tell the admin, keep the traceback in the log
-        error_id = uuid.uuid4().hex[:8]
-        log.exception("/ai-cost failed (error id %s)", error_id)
-        text = f"Sorry, something went wrong on my side (error id `{error_id}`)."
-        blocks = notice_blocks(text)
-    response = WebhookClient(payload["response_url"]).send(
-        text=text, blocks=blocks, response_type="ephemeral"
-    )
-    if response.status_code != 200:
-        log.warning("/ai-cost reply refused: %s %s", response.status_code, response.body)
+    """Answer one `/ai-cost` ephemerally."""
+    reply_ephemerally(payload["response_url"], "/ai-cost", lambda: answer(services, payload))
 
 
 def answer(services: Services, payload: dict[str, Any]) -> Reply:
@@ -237,4 +219,4 @@ def _help(command: Help) -> Reply:
 
 
 def _notice(text: str) -> Reply:
-    return text, notice_blocks(text)
+    return text, notice(text)

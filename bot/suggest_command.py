@@ -3,25 +3,20 @@ command's response_url (works in any channel, bot member or not)."""
 
 from __future__ import annotations
 
-import logging
-import uuid
 from typing import Any
 
 from slack_sdk.models.blocks import Block
-from slack_sdk.webhook import WebhookClient
 
 from agents.suggestions.team import is_manager, own_view, team_view
+from bot.blocks import notice
 from bot.services import Services
+from bot.slash_reply import Reply, reply_ephemerally
 from bot.suggest_blocks import HELP, home_suggestion_blocks, own_blocks, suggest_text, team_blocks
 from storage.types import utcnow
 from storage.uow import UnitOfWork
 
-log = logging.getLogger(__name__)
-
 SUGGEST_COMMAND = "suggest_command"
 NOT_MANAGER = "Team summaries are for managers and admins; here are yours."
-
-Reply = tuple[str, list[dict[str, Any]]]
 
 
 def register_suggest_command(services: Services) -> None:
@@ -40,18 +35,8 @@ def suggest_payload(command: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_suggest_command(services: Services, payload: dict[str, Any]) -> None:
-    """Answer one `/ai-suggest`; a failure is answered with an error id, not a traceback."""
-    try:
-        text, blocks = answer(services, payload)
-    except Exception:  # the job boundary: tell the person, keep the traceback in the log
-        error_id = uuid.uuid4().hex[:8]
-        log.exception("/ai-suggest failed (error id %s)", error_id)
-        text, blocks = _notice(f"Sorry, something went wrong on my side (error id `{error_id}`).")
-    response = WebhookClient(payload["response_url"]).send(
-        text=text, blocks=blocks, response_type="ephemeral"
-    )
-    if response.status_code != 200:
-        log.warning("/ai-suggest reply refused: %s %s", response.status_code, response.body)
+    """Answer one `/ai-suggest` ephemerally."""
+    reply_ephemerally(payload["response_url"], "/ai-suggest", lambda: answer(services, payload))
 
 
 def answer(services: Services, payload: dict[str, Any]) -> Reply:
@@ -87,4 +72,4 @@ def home_section(services: Services, team_id: str, slack_user_id: str) -> list[B
 
 
 def _notice(text: str) -> Reply:
-    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    return text, notice(text)
