@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from agents.account_review import AccountReview
 from agents.metering.ratelimits import Activity
-from bot.blocks import sanitize, split_text
+from bot.blocks import text_sections
 from bot.draft_blocks import fit
 from bot.services import Services
 from storage.types import utcnow
@@ -129,12 +129,12 @@ class _ProgressMessage:
 
 
 def _post(services: Services, payload: dict[str, Any], text: str) -> None:
-    pieces = split_text(sanitize(text))
+    blocks = text_sections(text)
     services.slack.chat_postMessage(
         channel=payload["channel"],
         thread_ts=payload["reply_thread_ts"],
-        text=pieces[0][:3000],
-        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": p}} for p in pieces[:50]],
+        text=blocks[0]["text"]["text"] if blocks else text[:3000],
+        blocks=blocks,
         unfurl_links=False,
     )
 

@@ -65,7 +65,12 @@ def answer_blocks(answer: Answer) -> list[dict[str, Any]]:
 
 def text_blocks(answer: Answer) -> list[dict[str, Any]]:
     """The answer's text as sections, within Block Kit limits (room left for the footer)."""
-    pieces = split_text(sanitize(answer.text))[: MAX_BLOCKS - 3]
+    return text_sections(answer.text, limit=MAX_BLOCKS - 3)
+
+
+def text_sections(text: str, *, limit: int = MAX_BLOCKS) -> list[dict[str, Any]]:
+    """Model or template text, sanitised, as at most `limit` sections of at most 3,000 chars."""
+    pieces = split_text(sanitize(text))[:limit]
     return [SectionBlock(text=MarkdownTextObject(text=piece)).to_dict() for piece in pieces]
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
-    ContextBlock,
     DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -15,7 +14,7 @@ from slack_sdk.models.blocks import (
 
 from agents.suggestions.nudges import Item
 from agents.suggestions.team import RepLine, TeamView
-from bot.draft_blocks import fit
+from bot.draft_blocks import context_block, fit
 from bot.nudge_blocks import RULE_LABELS, item_blocks
 from storage.models import SuggestionRule
 
@@ -44,7 +43,9 @@ def own_blocks(view: TeamView) -> list[dict[str, Any]]:
     ]
     more = view.summary.total - len(view.top)
     tail = f"+{more} more · " if more > 0 else ""
-    blocks.append(_context(f"{tail}Accept, dismiss or snooze them in the Countersign App Home."))
+    blocks.append(
+        context_block(f"{tail}Accept, dismiss or snooze them in the Countersign App Home.")
+    )
     return _dicts(blocks)
 
 
@@ -55,7 +56,7 @@ def team_blocks(view: TeamView) -> list[dict[str, Any]]:
     if view.reps:
         blocks.append(_section("\n".join(_rep_line(r) for r in view.reps[:MAX_REPS])))
     if view.unowned:
-        blocks.append(_context(f"{view.unowned} with no owner in the CRM"))
+        blocks.append(context_block(f"{view.unowned} with no owner in the CRM"))
     if view.top:
         blocks += [DividerBlock(), _section("*Highest priority*")]
         blocks += [_item_line(item) for item in view.top]
@@ -67,13 +68,13 @@ def home_suggestion_blocks(view: TeamView, team: TeamView | None) -> list[Block]
     """App Home: the viewer's top suggestions with their buttons; a manager's team line."""
     blocks: list[Block] = [HeaderBlock(text="Suggestions for you")]
     if not view.top:
-        blocks.append(_context("No open suggestions. The next scan may bring some."))
+        blocks.append(context_block("No open suggestions. The next scan may bring some."))
     for item in view.top:
         blocks += item_blocks(item)
     if team is not None and team.summary.total:
         reps = ", ".join(f"{r.name} {r.open}" for r in team.reps[:6])
         blocks.append(
-            _context(
+            context_block(
                 f"{team.scope.capitalize()} open suggestions: {team.summary.total}"
                 + (f" ({reps})" if reps else "")
                 + " · `/ai-suggest team` for the summary"
@@ -122,10 +123,6 @@ def _label(rule: SuggestionRule) -> str:
 
 def _section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=text[:3000]))
-
-
-def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=text[:3000])])
 
 
 def _dicts(blocks: list[Block]) -> list[dict[str, Any]]:
