@@ -91,8 +91,8 @@ class AccountReview:
         with UnitOfWork(self.factory) as uow:
             return [
                 (c.id, c.name)
-                for c in uow.crm.all_customers(org_id)
-                if c.owner_id == owner_id and c.status != CustomerStatus.CHURNED
+                for c in uow.crm.customers_owned_by(org_id, owner_id)
+                if c.status != CustomerStatus.CHURNED
             ]
 
     def run(self, org_id: int, owner_id: int, owner_name: str, progress: Progress) -> Review:

@@ -66,6 +66,16 @@ class CrmRepository:
             )
         )
 
+    def customers_owned_by(self, org_id: int, owner_id: int) -> list[Customer]:
+        """The customers one rep owns, by name."""
+        return list(
+            self.session.scalars(
+                select(Customer)
+                .where(Customer.org_id == org_id, Customer.owner_id == owner_id)
+                .order_by(Customer.name)
+            )
+        )
+
     def customer(self, org_id: int, customer_id: int) -> Customer | None:
         """One customer with contacts and owner, only if it belongs to the org."""
         return self.session.scalar(
