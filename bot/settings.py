@@ -13,6 +13,7 @@ from agents.metering.settings import CostSettings
 from agents.privacy.settings import PrivacySettings
 from agents.settings import AgentSettings
 from agents.suggestions.settings import SuggestionSettings
+from bot.observability.settings import ObservabilitySettings
 from storage.settings import StorageSettings
 
 _ENV = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
@@ -216,6 +217,7 @@ class Settings(BaseModel):
     suggest: SuggestionSettings = Field(default_factory=SuggestionSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @classmethod
     def load(cls) -> Settings:
@@ -234,6 +236,7 @@ class Settings(BaseModel):
                 suggest=SuggestionSettings(),
                 privacy=PrivacySettings(),
                 retention=RetentionSettings(),
+                observability=ObservabilitySettings(),
             )
         except ValidationError as exc:
             raise SettingsError(_describe(exc)) from None
