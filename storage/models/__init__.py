@@ -31,6 +31,7 @@ from storage.models.enums import (
     SuggestionStatus,
     TaskStatus,
 )
+from storage.models.slack import ChannelSetting
 from storage.models.suggestions import Suggestion, SuggestionDecision
 from storage.models.usage import (
     NOBODY,
@@ -56,6 +57,7 @@ __all__ = [
     "BudgetPeriod",
     "BudgetReservation",
     "BudgetScope",
+    "ChannelSetting",
     "CallStatus",
     "Contact",
     "Conversation",

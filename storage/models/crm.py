@@ -31,6 +31,8 @@ class Org(Timestamped, Base):
     plan: Mapped[str] = mapped_column(
         String(20), default="team"
     )  # tier limits: agents/data/plans.json
+    # Set when the workspace uninstalls the app; its data stays until retention or a reinstall.
+    uninstalled_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class User(Timestamped, Base):
