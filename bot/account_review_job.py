@@ -89,7 +89,7 @@ class _ProgressMessage:
         payload: dict[str, Any],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.slack = services.slack
+        self.slack = services.slack_for(payload["team_id"])
         self.channel = payload["channel"]
         self.clock = clock
         self.last_update = float("-inf")
@@ -130,7 +130,7 @@ class _ProgressMessage:
 
 def _post(services: Services, payload: dict[str, Any], text: str) -> None:
     blocks = text_sections(text)
-    services.slack.chat_postMessage(
+    services.slack_for(payload["team_id"]).chat_postMessage(
         channel=payload["channel"],
         thread_ts=payload["reply_thread_ts"],
         text=blocks[0]["text"]["text"] if blocks else text[:3000],
@@ -140,7 +140,7 @@ def _post(services: Services, payload: dict[str, Any], text: str) -> None:
 
 
 def _whisper(services: Services, payload: dict[str, Any], text: str) -> None:
-    services.slack.chat_postEphemeral(
+    services.slack_for(payload["team_id"]).chat_postEphemeral(
         channel=payload["channel"],
         user=payload["user"],
         thread_ts=payload["reply_thread_ts"],

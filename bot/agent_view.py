@@ -79,7 +79,7 @@ def set_prompts(services: Services, payload: dict[str, Any]) -> None:
 def _send_prompts(services: Services, payload: dict[str, Any], prompts: list[Prompt]) -> None:
     thread = {"thread_ts": payload["thread_ts"]} if payload.get("thread_ts") else {}
     try:
-        services.slack.assistant_threads_setSuggestedPrompts(
+        services.slack_for(payload["team_id"]).assistant_threads_setSuggestedPrompts(
             channel_id=payload["channel"], prompts=prompts, title=PROMPTS_TITLE, **thread
         )
     except SlackApiError as exc:  # prompts are a convenience: the DM works without them
@@ -99,7 +99,7 @@ def greet_messages_tab(services: Services, payload: dict[str, Any]) -> None:
     if not first:
         return
     try:
-        services.slack.chat_postMessage(
+        services.slack_for(team_id).chat_postMessage(
             channel=payload["channel"], text=welcome_text(prompts), blocks=welcome_blocks(prompts)
         )
     except SlackApiError as exc:  # not greeted: let a later open try again

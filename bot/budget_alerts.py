@@ -75,7 +75,7 @@ def crossing_from_payload(payload: dict[str, Any]) -> Crossing:
 def post_budget_alert(services: Services, payload: dict[str, Any]) -> bool:
     """Post the alert unless someone already claimed it; True when this call posted it."""
     crossing = crossing_from_payload(payload)
-    channel = services.settings.digest.admin_channel
+    channel = services.admin_channel(crossing.org_id)
     if not channel:
         log.info("no admin channel (COUNTERSIGN_ADMIN_CHANNEL): budget alert %s", crossing.key)
         return False
@@ -87,7 +87,7 @@ def post_budget_alert(services: Services, payload: dict[str, Any]) -> bool:
         return False
     now = utcnow()
     try:
-        posted = services.slack.chat_postMessage(
+        posted = services.slack_for_org(crossing.org_id).chat_postMessage(
             channel=channel,
             text=alert_text(crossing, now=now),
             blocks=alert_blocks(crossing, now=now),

@@ -35,7 +35,7 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
     """Run jobs and periodic tasks until SIGINT/SIGTERM."""
     from bot.worker import run_worker
 
-    settings.require("SLACK_BOT_TOKEN")
+    settings.require_slack_auth()
     concurrency = args.concurrency or settings.runtime.workers
     run_worker(settings, concurrency=concurrency, task_modules=args.tasks)
     return 0
@@ -47,9 +47,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import build_services
 
     if args.socket_mode:
-        settings.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
+        settings.require_slack_auth("SLACK_APP_TOKEN")
     else:
-        settings.require("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+        settings.require_slack_auth("SLACK_SIGNING_SECRET")
     _prepare_embedded(settings)
     services = build_services(settings)
     try:
@@ -128,7 +128,7 @@ def digest(args: argparse.Namespace, settings: Settings) -> int:
     from bot.digest import digests_now, due_digests
     from bot.services import build_services
 
-    settings.require("SLACK_BOT_TOKEN")
+    settings.require_slack_auth()
     if not settings.digest.admin_channel:
         raise SettingsError("COUNTERSIGN_ADMIN_CHANNEL is not set: there is nowhere to post")
     _prepare_embedded(settings)
@@ -154,7 +154,7 @@ def suggest(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import build_services
     from bot.suggestion_jobs import scan_all
 
-    settings.require("SLACK_BOT_TOKEN")
+    settings.require_slack_auth()
     _prepare_embedded(settings)
     services = build_services(settings)
     try:

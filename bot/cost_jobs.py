@@ -196,7 +196,7 @@ def _export(services: Services, caller: Caller, command: Export) -> Reply:
     total = sum(row.totals.cost_micro_usd for row in rows)
     described = reports.describe_period(p)
     upload_to_dm(
-        services.slack,
+        services.slack_for_org(caller.org_id),
         slack_user_id=caller.slack_user_id,
         content=export_csv(rows),
         filename=export_filename(caller.org_name, p),

@@ -109,7 +109,7 @@ def run_digest(
     services: Services, org_id: int, day: date, *, by: str, now: datetime | None = None
 ) -> DigestRun:
     """Claim the org's digest of `day`; if this caller won, post it and note the outcome."""
-    channel = services.settings.digest.admin_channel
+    channel = services.admin_channel(org_id)
     if not channel:
         log.info("no admin channel (COUNTERSIGN_ADMIN_CHANNEL): digest of org %s skipped", org_id)
         return DigestRun(org_id, day, "skipped", "no admin channel configured")
@@ -134,7 +134,8 @@ def _post(services: Services, channel: str, org_id: int, day: date, now: datetim
     """Post the digest, then its chart in the digest's thread; the claim's result."""
     try:
         digest = build_digest(services.factory, services.budgets, org_id, day, now=now)
-        posted = services.slack.chat_postMessage(
+        slack = services.slack_for_org(org_id)
+        posted = slack.chat_postMessage(
             channel=channel,
             text=digest_fallback_text(digest),
             blocks=digest_blocks(digest),
@@ -145,7 +146,7 @@ def _post(services: Services, channel: str, org_id: int, day: date, now: datetim
         return f"failed: {failure_reason(exc)}"
     ts = str(posted["ts"])
     try:
-        services.slack.files_upload_v2(
+        slack.files_upload_v2(
             channel=channel,
             thread_ts=ts,
             content=daily_cost_png(digest.series, title=chart_title(digest)),

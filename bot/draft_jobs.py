@@ -60,7 +60,7 @@ def post_cards(
         snapshot = services.drafts.snapshot(org_id, draft_id)
         if snapshot is None:
             continue
-        posted = services.slack.chat_postMessage(
+        posted = services.slack_for_org(org_id).chat_postMessage(
             channel=channel,
             thread_ts=thread,
             text=draft_fallback_text(snapshot),
@@ -115,7 +115,7 @@ def _refresh_card(services: Services, draft: DraftSnapshot) -> None:
     if not draft.channel_id or not draft.card_ts:
         return
     try:
-        services.slack.chat_update(
+        services.slack_for_org(draft.org_id).chat_update(
             channel=draft.channel_id,
             ts=draft.card_ts,
             text=draft_fallback_text(draft),
@@ -128,7 +128,7 @@ def _refresh_card(services: Services, draft: DraftSnapshot) -> None:
 def _notify_thread(services: Services, draft: DraftSnapshot) -> None:
     if not draft.channel_id:
         return
-    services.slack.chat_postMessage(
+    services.slack_for_org(draft.org_id).chat_postMessage(
         channel=draft.channel_id,
         thread_ts=draft.thread_ts,
         text=decision_notice(draft),
@@ -140,15 +140,19 @@ def _tell_clicker(services: Services, payload: dict[str, Any], outcome: Outcome)
     """An ephemeral note where they clicked; from App Home (no channel), a DM."""
     channel = payload.get("channel") or (outcome.draft.channel_id if outcome.draft else None)
     if payload.get("from_home") or not channel:
-        services.slack.chat_postMessage(channel=payload["user"], text=outcome.message)
+        services.slack_for(payload["team_id"]).chat_postMessage(
+            channel=payload["user"], text=outcome.message
+        )
         return
     try:
-        services.slack.chat_postEphemeral(
+        services.slack_for(payload["team_id"]).chat_postEphemeral(
             channel=channel, user=payload["user"], text=outcome.message
         )
     except SlackApiError as exc:  # not in that channel any more: a DM still reaches them
         log.info("ephemeral failed (%s); sending a DM", exc.response.get("error"))
-        services.slack.chat_postMessage(channel=payload["user"], text=outcome.message)
+        services.slack_for(payload["team_id"]).chat_postMessage(
+            channel=payload["user"], text=outcome.message
+        )
 
 
 def publish_home(services: Services, payload: dict[str, Any]) -> None:
@@ -156,7 +160,7 @@ def publish_home(services: Services, payload: dict[str, Any]) -> None:
     their open suggestions."""
     waiting, own = services.drafts.home(payload["team_id"], payload["user"])
     suggestions = home_section(services, payload["team_id"], payload["user"])
-    services.slack.views_publish(
+    services.slack_for(payload["team_id"]).views_publish(
         user_id=payload["user"],
         view=home_view(
             waiting_for_you=waiting, your_drafts=own, suggestions=suggestions, now=utcnow()

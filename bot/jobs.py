@@ -79,7 +79,7 @@ def answer_question(services: Services, payload: dict[str, Any]) -> None:
         log.info("delivery %s already answered", question.delivery_id)
         return
     if answer.blocked:  # a rate limit or budget: only the asker needs to know
-        services.slack.chat_postEphemeral(
+        services.slack_for(payload["team_id"]).chat_postEphemeral(
             channel=payload["channel"],
             user=payload["user"],
             thread_ts=payload["reply_thread_ts"],
@@ -91,7 +91,7 @@ def answer_question(services: Services, payload: dict[str, Any]) -> None:
 
 def _open_thread(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
     """For /ai: post the question as a thread root so the answer and follow-ups live under it."""
-    root = services.slack.chat_postMessage(
+    root = services.slack_for(payload["team_id"]).chat_postMessage(
         channel=payload["channel"], text=f"<@{payload['user']}> asked: {payload['text'][:2900]}"
     )
     return {**payload, "thread_ts": root["ts"], "reply_thread_ts": root["ts"], "open_thread": False}
@@ -103,7 +103,7 @@ def _reply_stream(services: Services, payload: dict[str, Any]) -> SlackReplyStre
     if not agents.stream_replies or not payload.get("reply_thread_ts"):
         return None
     return SlackReplyStream(
-        services.slack,
+        services.slack_for(payload["team_id"]),
         channel=payload["channel"],
         thread_ts=payload["reply_thread_ts"],
         team_id=payload["team_id"],
@@ -124,7 +124,7 @@ def _post_answer(
         _post(services, payload, text=answer_fallback_text(answer), blocks=answer_blocks(answer))
     if answer.charts:
         post_charts(
-            services.slack,
+            services.slack_for(payload["team_id"]),
             channel=payload["channel"],
             thread_ts=payload["reply_thread_ts"],
             charts=answer.charts,
@@ -146,7 +146,7 @@ def _post(
     text: str,
     blocks: list[dict[str, Any]] | None = None,
 ) -> None:
-    services.slack.chat_postMessage(
+    services.slack_for(payload["team_id"]).chat_postMessage(
         channel=payload["channel"],
         thread_ts=payload["reply_thread_ts"],
         text=text,
@@ -158,7 +158,7 @@ def _post(
 def _profile(services: Services, question: Question) -> Profile | None:
     """Slack's view of a person the CRM has not linked yet (email links them to a CRM user)."""
     try:
-        user = services.slack.users_info(user=question.slack_user_id)["user"]
+        user = services.slack_for(question.team_id).users_info(user=question.slack_user_id)["user"]
     except SlackApiError as exc:
         log.warning(
             "users.info failed for %s: %s", question.slack_user_id, exc.response.get("error")
@@ -197,7 +197,7 @@ def record_feedback(services: Services, payload: dict[str, Any]) -> None:
         )
         uow.commit()
     if payload.get("channel"):
-        services.slack.chat_postEphemeral(
+        services.slack_for(payload["team_id"]).chat_postEphemeral(
             channel=payload["channel"],
             user=payload["user"],
             text="Thanks — your feedback was recorded.",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from slack_sdk import WebClient
-from slack_sdk.http_retry import RateLimitErrorRetryHandler, default_retry_handlers
+from slack_sdk.oauth.installation_store import InstallationStore
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,9 +26,12 @@ from bot.ledger_drain import LedgerDrain
 from bot.procrastinate_runner import ProcrastinateRunner
 from bot.runner import InProcessRunner, TaskRunner
 from bot.settings import Settings, SettingsError
+from bot.workspaces import SlackClients
 from storage.cache import ClaimStore, store_from_url
 from storage.db import engine_from_settings, session_factory
 from storage.limits import LedgerStream, counters_from_url, rate_limiter_from_url, stream_key
+from storage.slack_installs import EncryptedInstallationStore, TokenCipher
+from storage.uow import UnitOfWork
 
 
 @dataclass
@@ -43,11 +46,37 @@ class Services:
     runner: TaskRunner
     assistant: Assistant
     drafts: DraftService
-    slack: WebClient
+    slack_clients: SlackClients
     meter: Meter
     budgets: BudgetGuard
     rate_limits: RateLimits
     ledger_drain: LedgerDrain | None = None  # stream mode: writes the ledger behind the calls
+
+    @property
+    def slack(self) -> WebClient:
+        """The app-level client (base URL, retries; the token only with one workspace)."""
+        return self.slack_clients.default
+
+    def slack_for(self, team_id: str) -> WebClient:
+        """The client that speaks for the bot in this workspace (WorkspaceNotInstalled if none)."""
+        return self.slack_clients.for_team(team_id)
+
+    def slack_for_org(self, org_id: int) -> WebClient:
+        """The client of the org's workspace."""
+        with UnitOfWork(self.factory) as uow:
+            org = uow.orgs.get(org_id)
+            team_id = org.slack_team_id if org else ""
+        return self.slack_for(team_id)
+
+    def admin_channel(self, org_id: int) -> str | None:
+        """Where the org's cost digest and budget alerts go: the channel its admins chose with
+        `/ai-channel admin`, else (one workspace only) COUNTERSIGN_ADMIN_CHANNEL."""
+        with UnitOfWork(self.factory) as uow:
+            org = uow.orgs.get(org_id)
+            chosen = org.admin_channel if org else None
+        if chosen or self.settings.slack.multi_workspace:
+            return chosen
+        return self.settings.digest.admin_channel
 
     def close(self) -> None:
         """Finish queued jobs, write the ledger rows they left in the stream, then release
@@ -104,7 +133,6 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
         redactor=settings.privacy.model_redactor(),
         memory=working_memory(store, settings.agents),
     )
-    token = settings.slack.bot_token
     services = Services(
         settings=settings,
         engine=engine,
@@ -114,15 +142,7 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
         runner=make_runner(settings, engine),
         assistant=assistant,
         drafts=drafts,
-        slack=WebClient(
-            token=token.get_secret_value() if token else None,
-            base_url=settings.slack.api_base(),
-            # A 429 is retried after its Retry-After (nudges, digests, cards), a few times.
-            retry_handlers=[
-                *default_retry_handlers(),
-                RateLimitErrorRetryHandler(max_retry_count=5),
-            ],
-        ),
+        slack_clients=SlackClients(settings.slack, installation_store(settings, engine)),
         meter=meter,
         budgets=budgets,
         rate_limits=rate_limits,
@@ -130,6 +150,16 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
     if ledger is not None:
         services.ledger_drain = _start_drain(ledger, factory, settings.cost)
     return services
+
+
+def installation_store(settings: Settings, engine: Engine) -> InstallationStore | None:
+    """OAuth installs' tokens, encrypted in the database; None with one SLACK_BOT_TOKEN."""
+    slack = settings.slack
+    if not slack.multi_workspace or slack.client_id is None:
+        return None
+    return EncryptedInstallationStore(
+        client_id=slack.client_id, engine=engine, cipher=TokenCipher(slack.token_key_list())
+    )
 
 
 def ledger_stream(settings: Settings) -> LedgerStream | None:

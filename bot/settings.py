@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -38,6 +39,12 @@ class SlackSettings(BaseSettings):
         validation_alias=AliasChoices("SLACK_SIGNING_SECRET"),
         description="Verifies that HTTP requests come from Slack.",
     )
+    signing_secret_previous: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET_PREVIOUS"),
+        description="During a signing-secret rotation, the old secret: requests signed with "
+        "either are accepted. Remove it once Slack signs with the new one.",
+    )
     app_token: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("SLACK_APP_TOKEN"),
@@ -53,6 +60,12 @@ class SlackSettings(BaseSettings):
         validation_alias=AliasChoices("SLACK_CLIENT_SECRET"),
         description="OAuth client secret (multi-workspace installs).",
     )
+    token_keys: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("COUNTERSIGN_TOKEN_KEYS"),
+        description="Comma-separated Fernet keys that encrypt installed workspaces' tokens "
+        "at rest, newest first (the first encrypts, all decrypt). Required with SLACK_CLIENT_ID.",
+    )
     api_url: str = Field(
         default="https://slack.com/api/",
         validation_alias=AliasChoices("SLACK_API_URL"),
@@ -62,6 +75,44 @@ class SlackSettings(BaseSettings):
     def api_base(self) -> str:
         """The base URL with the trailing slash slack_sdk expects."""
         return self.api_url if self.api_url.endswith("/") else self.api_url + "/"
+
+    @property
+    def multi_workspace(self) -> bool:
+        """OAuth installs (any number of workspaces) rather than one SLACK_BOT_TOKEN."""
+        return self.client_id is not None
+
+    def signing_secrets(self) -> list[str]:
+        """Every secret a request may be signed with, current first."""
+        secrets = (self.signing_secret, self.signing_secret_previous)
+        return [s.get_secret_value() for s in secrets if s and s.get_secret_value()]
+
+    def token_key_list(self) -> list[str]:
+        keys = self.token_keys.get_secret_value() if self.token_keys else ""
+        return [key.strip() for key in keys.split(",") if key.strip()]
+
+    @model_validator(mode="after")
+    def _one_install_mode(self) -> SlackSettings:
+        # Bolt takes a token or OAuth settings, never both; OAuth needs all three pieces.
+        if self.client_id is None:
+            return self
+        if self.bot_token is not None:
+            raise ValueError(
+                "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID (OAuth), not both"
+            )
+        if self.client_secret is None:
+            raise ValueError("SLACK_CLIENT_ID needs SLACK_CLIENT_SECRET")
+        if not self.token_key_list():
+            raise ValueError("SLACK_CLIENT_ID needs COUNTERSIGN_TOKEN_KEYS to encrypt tokens")
+        for number, key in enumerate(self.token_key_list(), start=1):
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                # Name the position, never the value.
+                raise ValueError(
+                    f"COUNTERSIGN_TOKEN_KEYS: key {number} is not a Fernet key "
+                    "(generate one with `countersign token-key`)"
+                ) from None
+        return self
 
 
 class RuntimeSettings(BaseSettings):
@@ -240,6 +291,17 @@ class Settings(BaseModel):
             )
         except ValidationError as exc:
             raise SettingsError(_describe(exc)) from None
+
+    def require_slack_auth(self, *names: str) -> None:
+        """Like `require`, plus a way to call Slack: one bot token, or OAuth installs."""
+        missing = [name for name in names if _lookup(self, name) in (None, "")]
+        if self.slack.bot_token is None and not self.slack.multi_workspace:
+            missing.append(
+                "SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and "
+                "COUNTERSIGN_TOKEN_KEYS (OAuth installs)"
+            )
+        if missing:
+            raise SettingsError(f"missing required setting(s): {', '.join(missing)}")
 
     def require(self, *names: str) -> None:
         """Fail with the names of required settings that are unset (e.g. 'SLACK_BOT_TOKEN')."""

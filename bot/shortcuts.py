@@ -13,6 +13,7 @@ from collections import Counter
 from enum import StrEnum
 from typing import Any
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
@@ -73,7 +74,9 @@ def run_shortcut(services: Services, payload: dict[str, Any]) -> None:
         log.info("shortcut could not read the thread: %s", error)
         _respond(payload, _cannot_read(error))  # the bot can't post there either
         return
-    transcript = thread_transcript(messages, names=_names(services, messages))
+    transcript = thread_transcript(
+        messages, names=_names(services.slack_for(payload["team_id"]), messages)
+    )
     if not transcript:
         _tell(services, payload, "There is nothing in that thread I can read.")
         return
@@ -85,18 +88,18 @@ def run_shortcut(services: Services, payload: dict[str, Any]) -> None:
 
 
 def _thread(services: Services, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    answer = services.slack.conversations_replies(
+    answer = services.slack_for(payload["team_id"]).conversations_replies(
         channel=payload["channel"], ts=payload["thread_ts"], limit=MAX_MESSAGES
     )
     return list(answer.get("messages") or [])
 
 
-def _names(services: Services, messages: list[dict[str, Any]]) -> dict[str, str]:
+def _names(slack: WebClient, messages: list[dict[str, Any]]) -> dict[str, str]:
     """Display names of the people who wrote in the thread (their ids where Slack won't say)."""
     names: dict[str, str] = {}
     for user in {m["user"] for m in messages if m.get("user")}:
         try:
-            info = services.slack.users_info(user=user)["user"]
+            info = slack.users_info(user=user)["user"]
         except SlackApiError:
             continue
         names[user] = info.get("profile", {}).get("real_name") or info.get("name") or user
@@ -179,7 +182,7 @@ def _tell(services: Services, payload: dict[str, Any], text: str) -> None:
     """Only the person who used the shortcut sees why nothing was drafted: in the thread
     when the bot may post there, else through the shortcut's response_url."""
     try:
-        services.slack.chat_postEphemeral(
+        services.slack_for(payload["team_id"]).chat_postEphemeral(
             channel=payload["channel"],
             user=payload["user"],
             thread_ts=payload["thread_ts"],

@@ -45,7 +45,7 @@ def decide(services: Services, payload: dict[str, Any]) -> None:
     Slack is called only once the database work is over (but for opening the DM that a
     decision from App Home answers in)."""
     if payload.get("home"):  # answers and the accepted draft go to the person's DM
-        payload = {**payload, "channel": _dm(services, payload["user"])}
+        payload = {**payload, "channel": _dm(services, payload["team_id"], payload["user"])}
     refusal, nudge = _record(services, payload)
     if refusal is not None:
         _whisper(services, payload, refusal)
@@ -98,7 +98,7 @@ def _update_message(services: Services, payload: dict[str, Any], nudge: Nudge) -
     if not (payload.get("channel") and payload.get("message_ts")):
         return
     try:
-        services.slack.chat_update(
+        services.slack_for(payload["team_id"]).chat_update(
             channel=payload["channel"],
             ts=payload["message_ts"],
             text=nudge_text(nudge),
@@ -137,10 +137,11 @@ def _article(kind: str) -> str:
     return names.get(kind, "account notes")
 
 
-def _dm(services: Services, slack_user_id: str) -> str | None:
+def _dm(services: Services, team_id: str, slack_user_id: str) -> str | None:
     """The person's DM channel with the app (where an accept from App Home drafts)."""
     try:
-        return str(services.slack.conversations_open(users=slack_user_id)["channel"]["id"])
+        slack = services.slack_for(team_id)
+        return str(slack.conversations_open(users=slack_user_id)["channel"]["id"])
     except SlackApiError as exc:
         log.warning("no DM with %s: %s", slack_user_id, exc.response.get("error"))
         return None
@@ -150,7 +151,7 @@ def _whisper(services: Services, payload: dict[str, Any], text: str) -> None:
     if not payload.get("channel"):
         return
     try:
-        services.slack.chat_postEphemeral(
+        services.slack_for(payload["team_id"]).chat_postEphemeral(
             channel=payload["channel"], user=payload["user"], text=text
         )
     except SlackApiError as exc:

@@ -86,6 +86,7 @@ def link_owners(services: Services, org_id: int, *, now: datetime) -> None:
     """Find in Slack, by email, the reps with suggestions who never talked to the bot (the
     CRM knows their email, not their Slack id): otherwise they could never be nudged."""
     since = now - timedelta(days=RENUDGE_DAYS)
+    slack = services.slack_for_org(org_id)
     with UnitOfWork(services.factory) as uow:
         owners = uow.suggestions.owners_to_nudge(org_id, not_nudged_since=since)
         for owner_id in owners:
@@ -93,7 +94,7 @@ def link_owners(services: Services, org_id: int, *, now: datetime) -> None:
             if user is None or user.slack_user_id:
                 continue
             try:
-                found = services.slack.users_lookupByEmail(email=user.email)["user"]["id"]
+                found = slack.users_lookupByEmail(email=user.email)["user"]["id"]
             except SlackApiError as exc:  # not in this workspace (users_not_found), or no scope
                 log.info("no Slack account for user %s: %s", user.id, exc.response.get("error"))
                 continue
@@ -112,7 +113,7 @@ def send_nudge(services: Services, nudge: Nudge) -> str | None:
     )
     wait_for_turn(limiter, target, interval)
     try:
-        response = services.slack.chat_postMessage(
+        response = services.slack_for_org(nudge.org_id).chat_postMessage(
             channel=target,
             text=nudge_text(nudge),
             blocks=nudge_blocks(nudge, mention=channel is not None),

@@ -59,6 +59,7 @@ class DraftSnapshot:
     attempts: int = 0
     channel_id: str | None = None
     thread_ts: str | None = None
+    org_id: int = 0  # whose workspace the card lives in
     card_ts: str | None = None  # the card's message, once posted
     notices: tuple[str, ...] = field(default=())  # e.g. "edited by Jordan Blake (v2)"
 

@@ -17,6 +17,7 @@ def snapshot_of(uow: UnitOfWork, draft: Draft, policy: ApprovalPolicy) -> DraftS
     payload = draft.payload
     return DraftSnapshot(
         id=draft.id,
+        org_id=draft.org_id,
         version=draft.version,
         kind=draft.kind,
         status=draft.status,

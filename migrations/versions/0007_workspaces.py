@@ -6,7 +6,8 @@ Create Date: 2026-11-21
 
 Multi-workspace installs: slack_sdk's installation, bot and OAuth state tables (declared in
 storage/models/slack.py; token columns widened for encrypted tokens), `org.uninstalled_at` (set
-by `app_uninstalled`, cleared by a reinstall), and per-channel settings.
+by `app_uninstalled`, cleared by a reinstall), `org.admin_channel` (chosen with
+`/ai-channel admin`) and per-channel settings.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("org") as batch_op:
         batch_op.add_column(sa.Column("uninstalled_at", storage.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("admin_channel", sa.String(length=32), nullable=True))
     op.create_table(
         "channel_setting",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -120,6 +122,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("channel_setting")
     with op.batch_alter_table("org") as batch_op:
+        batch_op.drop_column("admin_channel")
         batch_op.drop_column("uninstalled_at")
     op.drop_table("slack_oauth_states")
     op.drop_index("slack_bots_idx", table_name="slack_bots")

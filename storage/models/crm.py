@@ -33,6 +33,8 @@ class Org(Timestamped, Base):
     )  # tier limits: agents/data/plans.json
     # Set when the workspace uninstalls the app; its data stays until retention or a reinstall.
     uninstalled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Where cost digests and budget alerts go (`/ai-channel admin`).
+    admin_channel: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class User(Timestamped, Base):
