@@ -294,9 +294,10 @@ class Assistant:
             )
 
     def _route(self, question: Question, turn: Turn, llm: LLM) -> Route:
+        on_duty = self._on_duty(question)
         router = Router(
-            self.specialists,
-            default=DEFAULT_SPECIALIST,
+            on_duty,
+            default=DEFAULT_SPECIALIST if DEFAULT_SPECIALIST in on_duty else min(on_duty),
             model=OFFLINE_MODEL if llm.offline else self.settings.triage_model,
         )
         return router.route(
@@ -305,6 +306,13 @@ class Assistant:
             llm=llm,
             active_agent=turn.active_agent,
         )
+
+    def _on_duty(self, question: Question) -> dict[str, AgentSpec]:
+        """The specialists the question's channel allows; help is always there."""
+        if question.specialists is None:
+            return self.specialists
+        names = question.specialists | {"help"}
+        return {name: spec for name, spec in self.specialists.items() if name in names}
 
     def _specialist(
         self,

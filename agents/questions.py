@@ -21,6 +21,8 @@ class Question:
     text: str
     delivery_id: str  # Slack event_id (or command/trigger id): one answer per delivery
     request_type: str = "chat"
+    # The specialists this channel may use (its admins chose); None: every one.
+    specialists: frozenset[str] | None = None
     # Follows the specialist's run live (streamed text, tools running); model runs only.
     watch: RunWatcher | None = field(default=None, compare=False, repr=False)
 
