@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from agents.privacy.logs import install_log_redaction
+from bot.observability.logs import configure_logging
 from bot.settings import Settings, SettingsError
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -97,10 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"countersign: {exc}", file=sys.stderr)  # noqa: T201 (a CLI speaks on stderr)
         return 2
-    logging.basicConfig(
-        level=settings.runtime.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.observability, level=settings.runtime.log_level)
     if redactor := settings.privacy.model_redactor():
         install_log_redaction(redactor)  # before any command logs a rep's words
     if args.command == "demo":  # its output is the transcript, not migration chatter

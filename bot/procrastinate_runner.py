@@ -19,7 +19,8 @@ import procrastinate
 from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import Session
 
-from bot.runner import Task
+from bot.observability.request_ids import stamped
+from bot.runner import Task, run_job
 from bot.settings import JobSettings
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,24 @@ class ProcrastinateRunner:
             ).scalar_one()
         return not waiting
 
+    def pending(self) -> dict[str, int]:
+        """One short query: the queue as every process sees it (alike on web and workers)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT status::text, count(*) FROM procrastinate_jobs"
+                    " WHERE status IN ('todo', 'doing') GROUP BY status"
+                )
+            ).all()
+        counts = {"todo": 0, "doing": 0}
+        counts.update({str(status): int(count) for status, count in rows})
+        return counts
+
+    def check_ready(self) -> None:
+        """The job table answers (deferring needs nothing else)."""
+        with self._engine.connect() as conn:
+            conn.execute(text("SELECT 1 FROM procrastinate_jobs LIMIT 1"))
+
     def shutdown(self, *, wait: bool) -> None:
         """Nothing runs in this object outside `run_worker`; the engine is the caller's."""
 
@@ -108,7 +127,8 @@ class ProcrastinateRunner:
         if conn.dialect.name != "postgresql":
             raise ValueError("procrastinate jobs live in PostgreSQL; this session is not")
         driver_connection = conn.connection.driver_connection
-        self._deferrer.configure_task(task, connection=driver_connection).defer(payload=payload)
+        deferrer = self._deferrer.configure_task(task, connection=driver_connection)
+        deferrer.defer(payload=stamped(payload))
 
     def _check(self, task: str) -> None:
         if task not in self._bodies:
@@ -139,7 +159,8 @@ def _job_function(name: str, bodies: dict[str, Task]) -> Callable[..., None]:
     """What procrastinate calls: keyword arguments back to our `fn(payload)`."""
 
     def run(payload: dict[str, Any], timestamp: int | None = None) -> None:
-        bodies[name](payload if timestamp is None else {**payload, "timestamp": timestamp})
+        full = payload if timestamp is None else {**payload, "timestamp": timestamp}
+        run_job(name, bodies[name], full)
 
     return run
 

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from bot.observability.request_ids import request_id_bound, stamped, unstamped
+
 log = logging.getLogger(__name__)
 
 Task = Callable[[dict[str, Any]], None]
@@ -56,6 +58,14 @@ class TaskRunner(JobRunner, Protocol):
         """True when no job is queued or running."""
         ...
 
+    def pending(self) -> dict[str, int]:
+        """Jobs waiting (`todo`) and running (`doing`), for the queue-depth metric."""
+        ...
+
+    def check_ready(self) -> None:
+        """Raise (with a short reason) if jobs cannot be queued right now; for /readyz."""
+        ...
+
 
 class InProcessRunner:
     """A thread pool that runs registered task functions by name."""
@@ -75,13 +85,14 @@ class InProcessRunner:
 
     def defer(self, task: str, payload: dict[str, Any]) -> None:
         self._check(task)
-        future = self._pool.submit(self._run, task, payload)
+        future = self._pool.submit(self._run, task, stamped(payload))
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
 
     def defer_in(self, session: Session, task: str, payload: dict[str, Any]) -> None:
         self._check(task)
+        payload = stamped(payload)  # now: the commit may happen on another thread
         after_commit(session, lambda: self.defer(task, payload))
 
     def every(self, seconds: float, task: str) -> None:
@@ -103,9 +114,9 @@ class InProcessRunner:
 
     def _run(self, task: str, payload: dict[str, Any]) -> None:
         try:
-            self._tasks[task](payload)
-        except Exception:  # a job's failure must be logged, not lost in a Future nobody reads
-            log.exception("job %s failed", task)
+            run_job(task, self._tasks[task], payload)
+        except Exception:  # run_job logged it (a Future nobody reads would have lost it)
+            return
 
     def _forget(self, future: Future[None]) -> None:
         with self._lock:
@@ -116,9 +127,30 @@ class InProcessRunner:
         with self._lock:
             return not self._pending
 
+    def pending(self) -> dict[str, int]:
+        with self._lock:
+            running = sum(1 for future in self._pending if future.running())
+            return {"todo": len(self._pending) - running, "doing": running}
+
+    def check_ready(self) -> None:
+        if self._stopping.is_set():
+            raise RuntimeError("the in-process job runner has shut down")
+
     def shutdown(self, *, wait: bool) -> None:
         self._stopping.set()
         self._pool.shutdown(wait=wait)
+
+
+def run_job(name: str, task: Task, payload: dict[str, Any]) -> None:
+    """Run a task body under the request id its payload carries (a new one when it has none,
+    e.g. a periodic task), so every line the job logs can be traced to what asked for it."""
+    request_id, body = unstamped(payload)
+    with request_id_bound(request_id):
+        try:
+            task(body)
+        except Exception:  # logged here, where the request id is still known
+            log.exception("job %s failed", name)
+            raise
 
 
 _AFTER_COMMIT = "countersign.after_commit"

@@ -10,6 +10,8 @@ from waitress.server import create_server
 
 from bot.app import build_app
 from bot.http import wsgi_app
+from bot.observability.server import start_ops_server
+from bot.observability.wiring import instrument
 from bot.periodic import schedule_periodic
 from bot.services import Services
 from bot.settings import Settings
@@ -27,11 +29,15 @@ def settle_heap() -> None:
 
 
 def make_http_server(settings: Settings, services: Services, *, host: str, port: int) -> object:
-    """A waitress server for the app (not yet running); `.run()` serves, `.close()` stops."""
+    """A waitress server for the app (not yet running); `.run()` serves, `.close()` stops.
+
+    In front of the app: request ids, metrics and the access log, GET /metrics and GET /readyz
+    (bot/observability)."""
     app = build_app(settings, services)
+    instruments = instrument(services)
     settle_heap()
     return create_server(
-        wsgi_app(app, services),
+        instruments.wrap(wsgi_app(app, services)),
         host=host,
         port=port,
         threads=settings.runtime.http_threads,
@@ -40,7 +46,8 @@ def make_http_server(settings: Settings, services: Services, *, host: str, port:
 
 
 def serve_http(settings: Settings, services: Services, *, host: str, port: int) -> None:
-    """Serve POST /slack/events and GET /healthz until interrupted (settings checked by the CLI)."""
+    """Serve POST /slack/events, GET /healthz, /readyz and /metrics until interrupted
+    (settings checked by the CLI)."""
     server = make_http_server(settings, services, host=host, port=port)
     _schedule(settings, services)
     log.info("serving Slack over HTTP on http://%s:%d/slack/events", host, port)
@@ -50,6 +57,7 @@ def serve_http(settings: Settings, services: Services, *, host: str, port: int) 
 def serve_socket_mode(settings: Settings, services: Services) -> None:
     """Connect out to Slack over a WebSocket: no public URL needed."""
     app = build_app(settings, services, socket_mode=True)
+    start_ops_server(settings.observability, instrument(services))  # no web front of its own
     assert settings.slack.app_token is not None
     handler = SocketModeHandler(
         app, app_token=settings.slack.app_token.get_secret_value(), web_client=services.slack

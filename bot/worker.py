@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 
 from bot.jobs import register_jobs
+from bot.observability.server import start_ops_server
+from bot.observability.wiring import instrument
 from bot.periodic import schedule_periodic
 from bot.procrastinate_runner import ProcrastinateRunner
 from bot.services import Services, build_services
@@ -28,11 +30,16 @@ def run_worker(settings: Settings, *, concurrency: int, task_modules: Sequence[s
             "(in embedded mode `countersign serve` runs the jobs itself)"
         )
     services = build_services(settings)
+    ops_server = None
     try:
         _require_job_schema(services.engine)
         runner = _register_everything(services, task_modules)
+        # Workers make the model calls: their metrics and readiness have a port of their own.
+        ops_server = start_ops_server(settings.observability, instrument(services))
         runner.run_worker(concurrency=concurrency, name=worker_name())
     finally:
+        if ops_server is not None:
+            ops_server.close()
         services.close()
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agents.errors import AgentError
 from agents.metering.money import usd
+from agents.metering.observer import CallObserver, NoObserver
 from agents.metering.rules import (
     BudgetRule,
     CallScope,
@@ -155,12 +156,14 @@ class BudgetGuard:
         settings: CostSettings,
         clock: Callable[[], datetime] = utcnow,
         on_crossing: Callable[[Crossing], None] | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self.factory = factory
         self.counters = counters
         self.settings = settings
         self.clock = clock
         self.on_crossing = on_crossing
+        self.observer: CallObserver = observer or NoObserver()  # metrics, set by the process
         self._orgs: dict[int, _OrgBudgets] = {}
         self._reported: set[str] = set()
 
@@ -188,6 +191,7 @@ class BudgetGuard:
         if not result.ok:
             assert result.refused is not None
             rule, _target = applied[result.refused]
+            self.observer.on_budget_block(rule)
             refusal = Refusal(
                 budget=self._describe(call, rule),
                 metric=rule.metric,

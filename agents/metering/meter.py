@@ -26,6 +26,7 @@ from agents.errors import ModelUnavailableError
 from agents.llm.port import LLM, LLMRequest
 from agents.metering.budgets import BudgetGuard, Hold
 from agents.metering.estimate import estimate_micro_usd
+from agents.metering.observer import CallObserver, NoObserver
 from agents.metering.prices import Price, PriceCatalog, Usage
 from agents.metering.response_cache import CachedResponse, ResponseCache
 from agents.metering.rules import CallScope
@@ -97,6 +98,7 @@ class Meter:
         clock: Callable[[], datetime] = utcnow,
         ledger_factory: sessionmaker[Session] | None = None,
         ledger: LedgerStream | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         if ledger is not None and budgets is not None:
             if getattr(budgets.counters, "ledger", None) is not ledger:
@@ -111,6 +113,7 @@ class Meter:
         self.cache = cache
         self.clock = clock
         self._zones: dict[int, tuple[ZoneInfo, float]] = {}
+        self.observer: CallObserver = observer or NoObserver()  # metrics, set by the process
 
     def bind(
         self, llm: LLM, attribution: Attribution, *, state: RunState | None = None
@@ -123,6 +126,7 @@ class Meter:
         """Record a call's ledger row and end its hold: settled to `settle` µUSD, or released
         when None (the call failed). The row is never lost: what Redis does not take is
         written directly."""
+        self.observer.on_call(row)
         if self.ledger is None or hold.reservation_id is not None:
             # Direct, and always for a hold in the database fallback, whose count reads the
             # roll-ups: the row goes in first, so a count is high, never low.
