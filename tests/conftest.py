@@ -7,7 +7,9 @@ run with a clear message; on a laptop without them those tests are skipped and c
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+import re
 import shutil
 import socket
 import uuid
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 import redis
+from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -201,3 +204,64 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"integration tests executed and passed: PostgreSQL {_executed['postgres']}, "
         f"Redis {_executed['redis']}"
     )
+
+
+# --- no secret in any log ------------------------------------------------------------------
+# Every test's log records (DEBUG and up, every logger) are checked once it ends: none may
+# hold a secret. The secrets are the ones the code under test really used: every value a
+# SecretStr revealed (tokens, signing secrets, API keys, passwords, random ones included),
+# plus anything shaped like a Slack or Anthropic credential.
+
+MIN_SECRET_CHARS = 8  # shorter test values ("s") would match ordinary words
+_CREDENTIAL_SHAPE = re.compile(r"\b(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{4,}|\bsk-ant-[\w-]{4,}")
+_revealed: set[str] = set()
+_reveal = SecretStr.get_secret_value
+
+
+def _recording_reveal(self: SecretStr) -> str:
+    value = _reveal(self)
+    if len(value) >= MIN_SECRET_CHARS:
+        _revealed.add(value)
+    return value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secrets_are_remembered() -> Iterator[None]:
+    """Remember every secret value read during the session (module fixtures' included)."""
+    SecretStr.get_secret_value = _recording_reveal  # type: ignore[method-assign]
+    yield
+    SecretStr.get_secret_value = _reveal  # type: ignore[method-assign]
+
+
+class _LogText(logging.Handler):
+    """Keeps the formatted text (tracebacks included) of every record it sees."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a record that cannot be formatted is logging's own problem
+            self.lines.append(f"{record.name} unformattable record: {record.msg!r}")
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs() -> Iterator[None]:
+    """Fail a test whose log records (any logger, DEBUG up) contain a secret."""
+    root = logging.getLogger()
+    handler, level = _LogText(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(handler)
+    root.setLevel(level)
+    text = "\n".join(handler.lines)
+    leaked = [s for s in _revealed if s in text] + _CREDENTIAL_SHAPE.findall(text)
+    if leaked:
+        line = next(x for x in handler.lines if any(s in x for s in leaked))
+        for secret in leaked:  # the report must not print it either
+            line = line.replace(secret, secret[:4] + "…")
+        pytest.fail(f"a log record holds a secret: {line[:300]}", pytrace=False)
