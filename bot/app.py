@@ -8,9 +8,11 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 
+from bot.access import access_middleware
 from bot.dedup import dedup_middleware, release_delivery
 from bot.jobs import register_jobs
 from bot.listeners import register_listeners
+from bot.oauth import oauth_settings
 from bot.services import Services
 from bot.settings import Settings
 
@@ -18,20 +20,25 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, services: Services, *, socket_mode: bool = False) -> App:
-    """The Slack app. Over HTTP every request's signature is verified (a bad one is a 401)."""
-    secret = settings.slack.signing_secret
+    """The Slack app. Signatures are verified by its HTTP front (bot/http.py), against the
+    current and the previous signing secret; Socket Mode has none to verify."""
+    oauth = None if socket_mode else oauth_settings(services)
     app = App(
         client=services.slack,
-        signing_secret=secret.get_secret_value() if secret else None,
-        request_verification_enabled=not socket_mode,
+        signing_secret="",  # never read from the environment behind our back
+        request_verification_enabled=False,
+        oauth_settings=oauth,
         # Listeners only queue a job, which is fast; responding after they return means the
         # 200 goes out once the work is queued, and a queueing failure is a 500 Slack retries.
         # (With False, Bolt auto-acks events before the listener runs: a lost job is lost.)
         process_before_response=True,
+        # Socket Mode with OAuth installs: Bolt still finds each team's token in the store.
+        installation_store=services.slack_clients.installations if oauth is None else None,
     )
     register_jobs(services)
     app.use(_inject(services))
     app.use(dedup_middleware(services.store, ttl_seconds=settings.runtime.dedup_ttl_seconds))
+    app.use(access_middleware(services))
     register_listeners(app)
     app.error(_error_handler(services))
     return app

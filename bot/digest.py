@@ -182,7 +182,7 @@ def _claim_note(claim: OnceClaim | None) -> str:
 
 def _org_ids(services: Services) -> list[int]:
     with UnitOfWork(services.factory) as uow:
-        return [org.id for org in uow.orgs.all()]
+        return [org.id for org in uow.orgs.installed()]
 
 
 def _digest_time(text: str) -> time:

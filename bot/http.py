@@ -1,4 +1,5 @@
-"""The WSGI front: /slack/events through Bolt's adapter, plus health. Served by waitress."""
+"""The WSGI front: /slack/events and the install pages through Bolt's adapter, plus health.
+Served by waitress."""
 
 from __future__ import annotations
 
@@ -10,19 +11,21 @@ from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from slack_sdk.signature import SignatureVerifier
 
 from bot.services import Services
+from bot.signing import SigningSecrets
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def wsgi_app(app: App, services: Services) -> WSGIApp:
-    """Route requests: Slack to Bolt, health checks to us, anything else 404."""
+    """Route requests: Slack to Bolt, installs to Bolt's OAuth flow, health checks to us,
+    anything else 404. Signatures are checked here, against every configured secret (so a
+    signing-secret rotation loses nothing); Bolt's own check is off over HTTP (bot/app.py)."""
     slack = SlackRequestHandler(app, path="/slack/events")
-    secret = services.settings.slack.signing_secret
-    verifier = SignatureVerifier(secret.get_secret_value() if secret else "")
+    verifier = SigningSecrets(services.settings.slack.signing_secrets())
+    install_paths = _install_paths(app)
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
@@ -30,24 +33,29 @@ def wsgi_app(app: App, services: Services) -> WSGIApp:
             return _json(start_response, "200 OK", _health(services))
         if path == "/slack/events" and method == "POST":
             body = _read_body(environ)
-            problem = malformed(body, environ.get("CONTENT_TYPE", ""))
-            if problem and not _signed(verifier, body, environ):
+            if not verifier.valid(body, _signature_headers(environ)):
                 return _json(start_response, "401 Unauthorized", {"error": "invalid signature"})
-            if problem:
+            if problem := malformed(body, environ.get("CONTENT_TYPE", "")):
                 return _json(start_response, "400 Bad Request", {"error": problem})
+            return slack(environ, start_response)
+        if path in install_paths and method == "GET":
             return slack(environ, start_response)
         return _json(start_response, "404 Not Found", {"error": "not found"})
 
     return application
 
 
-def _signed(verifier: SignatureVerifier, body: bytes, environ: dict[str, Any]) -> bool:
-    """Signature check for bodies Bolt never sees (malformed ones): 401 before 400."""
-    headers = {
+def _install_paths(app: App) -> frozenset[str]:
+    """/slack/install and /slack/oauth_redirect, when OAuth installs are configured."""
+    flow = app.oauth_flow
+    return frozenset({flow.install_path, flow.redirect_uri_path}) if flow else frozenset()
+
+
+def _signature_headers(environ: dict[str, Any]) -> dict[str, str]:
+    return {
         "x-slack-request-timestamp": environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""),
         "x-slack-signature": environ.get("HTTP_X_SLACK_SIGNATURE", ""),
     }
-    return bool(verifier.is_valid_request(body, headers))
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

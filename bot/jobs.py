@@ -10,11 +10,13 @@ from slack_sdk.errors import SlackApiError
 
 from agents.account_review import wants_review
 from agents.questions import Answer, Profile, Question
+from bot.access import register_access_jobs
 from bot.account_review_job import run_review
 from bot.agent_view import register_agent_view_jobs
 from bot.answer_charts import post_charts
 from bot.blocks import answer_blocks, answer_fallback_text, footer_blocks, notice, text_blocks
 from bot.budget_alerts import register_alert_jobs
+from bot.channel_command import channel_rules, register_channel_command
 from bot.cost_jobs import register_cost_jobs
 from bot.digest import register_digest_jobs
 from bot.draft_jobs import post_cards, register_draft_jobs
@@ -46,6 +48,8 @@ def register_jobs(services: Services) -> None:
     register_retention_jobs(services)
     register_agent_view_jobs(services)
     register_shortcut_jobs(services)
+    register_access_jobs(services)
+    register_channel_command(services)
 
 
 def answer_question(services: Services, payload: dict[str, Any]) -> None:
@@ -64,6 +68,7 @@ def answer_question(services: Services, payload: dict[str, Any]) -> None:
         text=payload["text"],
         delivery_id=payload["delivery_id"],
         request_type=payload["request_type"],
+        specialists=_channel_specialists(services, payload),
         watch=stream,
     )
     try:
@@ -87,6 +92,12 @@ def answer_question(services: Services, payload: dict[str, Any]) -> None:
         )
         return
     _post_answer(services, payload, answer, stream)
+
+
+def _channel_specialists(services: Services, payload: dict[str, Any]) -> frozenset[str] | None:
+    """The specialists `/ai-channel specialists` allows in this channel (None: all)."""
+    rules = channel_rules(services, payload["team_id"], payload["channel"])
+    return frozenset(rules.specialists) if rules and rules.specialists else None
 
 
 def _open_thread(services: Services, payload: dict[str, Any]) -> dict[str, Any]:

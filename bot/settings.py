@@ -166,6 +166,35 @@ class DigestSettings(BaseSettings):
     )
 
 
+class AccessSettings(BaseSettings):
+    """Who may ask the bot, and where (per-channel settings: `/ai-channel`)."""
+
+    model_config = _ENV
+
+    allowed_channels: str = Field(
+        default="",
+        validation_alias=AliasChoices("COUNTERSIGN_ALLOWED_CHANNELS"),
+        description="Comma-separated channel ids the bot answers in (empty: every channel it "
+        "is in). DMs with the bot are governed by COUNTERSIGN_ALLOWED_USERS only.",
+    )
+    allowed_users: str = Field(
+        default="",
+        validation_alias=AliasChoices("COUNTERSIGN_ALLOWED_USERS"),
+        description="Comma-separated Slack user ids who may ask the bot (empty: everyone). "
+        "Approving drafts is still decided by CRM role.",
+    )
+
+    def channels(self) -> frozenset[str]:
+        return _ids(self.allowed_channels)
+
+    def users(self) -> frozenset[str]:
+        return _ids(self.allowed_users)
+
+
+def _ids(text: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in text.split(",") if part.strip())
+
+
 JobEngine = Literal["inprocess", "procrastinate"]
 
 
@@ -268,6 +297,7 @@ class Settings(BaseModel):
     suggest: SuggestionSettings = Field(default_factory=SuggestionSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @classmethod
@@ -287,6 +317,7 @@ class Settings(BaseModel):
                 suggest=SuggestionSettings(),
                 privacy=PrivacySettings(),
                 retention=RetentionSettings(),
+                access=AccessSettings(),
                 observability=ObservabilitySettings(),
             )
         except ValidationError as exc:

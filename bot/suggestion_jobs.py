@@ -54,7 +54,7 @@ def scan_all(
     """Scan every org, then send its due nudges (`anytime`: outside working hours too)."""
     now = now or utcnow()
     with UnitOfWork(services.factory) as uow:
-        org_ids = [org.id for org in uow.orgs.all()]
+        org_ids = [org.id for org in uow.orgs.installed()]
     reports = {}
     for org_id in org_ids:
         try:

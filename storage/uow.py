@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.repositories import (
     AuditRepository,
     BudgetRepository,
+    ChannelSettingsRepository,
     ClaimRepository,
     ConversationRepository,
     CrmRepository,
@@ -32,6 +33,7 @@ class UnitOfWork:
         self.orgs = OrgRepository(self.session)
         self.crm = CrmRepository(self.session)
         self.conversations = ConversationRepository(self.session)
+        self.channels = ChannelSettingsRepository(self.session)
         self.drafts = DraftRepository(self.session)
         self.ledger = LedgerRepository(self.session)
         self.audit = AuditRepository(self.session)

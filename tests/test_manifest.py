@@ -10,6 +10,7 @@ from slack_bolt import App
 
 from bot.agent_view import MAX_PROMPTS
 from bot.listeners import register_listeners
+from bot.oauth import BOT_SCOPES, REDIRECT_PATH
 from bot.shortcuts import ShortcutId
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +44,10 @@ def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
     }
     surfaces = {
         "on_app_mention": "app_mention" in events,
-        "on_direct_message": "message.im" in events,
+        "on_message": {"message.im", "message.channels", "message.groups"} <= events,
+        "on_tokens_revoked": "tokens_revoked" in events,
+        "on_app_uninstalled": "app_uninstalled" in events,
+        "on_ai_channel_command": "/ai-channel" in commands,
         "on_ai_command": "/ai" in commands,
         "on_ai_cost_command": "/ai-cost" in commands,
         "on_ai_suggest_command": "/ai-suggest" in commands,
@@ -67,13 +71,24 @@ def test_manifest_subscribes_to_exactly_the_surfaces_we_handle(manifest):
     assert events == {
         "app_home_opened",
         "app_mention",
+        "app_uninstalled",
         "assistant_thread_started",
+        "message.channels",
+        "message.groups",
         "message.im",
+        "tokens_revoked",
     } and commands == {
         "/ai",
         "/ai-cost",
         "/ai-suggest",
+        "/ai-channel",
     }
+
+
+def test_the_install_flow_asks_for_exactly_the_manifest_scopes(manifest):
+    assert list(BOT_SCOPES) == manifest["oauth_config"]["scopes"]["bot"]
+    redirects = manifest["oauth_config"]["redirect_urls"]
+    assert all(url.endswith(REDIRECT_PATH) for url in redirects)
 
 
 def test_the_agent_view_is_the_messages_tab_with_at_most_four_prompts(manifest):

@@ -1,4 +1,4 @@
-"""`/ai <question>`: ask from anywhere; the answer opens a thread in the channel."""
+"""`/ai <question>`: ask from anywhere; the answer opens a thread in the channel. `/ai-channel`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack
 
+from bot.channel_command import CHANNEL_COMMAND, channel_payload
 from bot.questions import ANSWER_QUESTION, question_payload
 from bot.runner import JobRunner
 
@@ -30,3 +31,9 @@ def on_ai_command(ack: Ack, command: dict[str, Any], runner: JobRunner) -> None:
     )
     runner.defer(ANSWER_QUESTION, {**payload, "open_thread": True})
     ack(text=f"On it: _{text[:200]}_")
+
+
+def on_ai_channel_command(ack: Ack, command: dict[str, Any], runner: JobRunner) -> None:
+    """`/ai-channel`: queue it; the job answers ephemerally."""
+    runner.defer(CHANNEL_COMMAND, channel_payload(command))
+    ack()

@@ -1,6 +1,7 @@
 """Repositories: query and add, never commit (the unit of work does)."""
 
 from storage.repositories.budgets import BudgetRepository, ClaimRepository
+from storage.repositories.channels import ChannelSettingsRepository
 from storage.repositories.conversations import ConversationRepository
 from storage.repositories.crm import CrmRepository
 from storage.repositories.drafts import DraftRepository
@@ -13,6 +14,7 @@ __all__ = [
     "AuditRepository",
     "BudgetRepository",
     "ClaimRepository",
+    "ChannelSettingsRepository",
     "ConversationRepository",
     "CrmRepository",
     "DraftRepository",

@@ -43,6 +43,10 @@ class ConversationRepository:
             raise LookupError(f"conversation {conversation_id} does not exist")
         return found
 
+    def exists(self, org_id: int, channel_id: str, thread_ts: str) -> bool:
+        """Whether the bot has a conversation in this thread (it answered or posted there)."""
+        return self._find(org_id, channel_id, thread_ts) is not None
+
     def _find(self, org_id: int, channel_id: str, thread_ts: str) -> Conversation | None:
         return self.session.scalar(
             select(Conversation).where(

@@ -20,6 +20,12 @@ class OrgRepository:
         """Every org, oldest first."""
         return list(self.session.scalars(select(Org).order_by(Org.id)))
 
+    def installed(self) -> list[Org]:
+        """Orgs whose workspace still has the app (periodic work skips the others)."""
+        return list(
+            self.session.scalars(select(Org).where(Org.uninstalled_at.is_(None)).order_by(Org.id))
+        )
+
     def get(self, org_id: int) -> Org | None:
         """One org by id."""
         return self.session.get(Org, org_id)
