@@ -75,7 +75,8 @@ class Assistant:
 
     def answer(self, question: Question, *, profile: Callable[[], Profile | None]) -> Answer:
         """Answer once per delivery; a redelivery of the same question returns duplicate=True."""
-        question = self._bounded(question)
+        if too_long := self._too_long(question):
+            return self._blocked(too_long)
         who = f"{question.team_id}:{question.slack_user_id}"
         if limited := self.refusal(Activity.CHAT, who):
             return self._blocked(limited)
@@ -192,11 +193,17 @@ class Assistant:
         version = snapshot.version if snapshot else draft.version + 1
         return Outcome(Result.DONE, f"Regenerated as version {version}.", snapshot)
 
-    def _bounded(self, question: Question) -> Question:
-        limit = self.settings.max_question_chars
-        if len(question.text) <= limit:
-            return question
-        return replace(question, text=question.text[:limit] + " …[truncated]")
+    def _too_long(self, question: Question) -> str | None:
+        """The refusal of a question over the length limit, before anything is stored or
+        spent: a paste that long usually hides the real ask, which a cut could drop."""
+        limit, length = self.settings.max_question_chars, len(question.text)
+        if length <= limit:
+            return None
+        return (
+            f"That message is {length:,} characters long; I can take questions of up to "
+            f"{limit:,} characters. Nothing was sent to the AI model. Please ask again with "
+            "just the part that matters."
+        )
 
     def _run(
         self, question: Question, turn: Turn, llm: LLM, watch: RunWatcher | None = None

@@ -122,10 +122,13 @@ class AgentSettings(BaseSettings):
         "in-process embedded); 0 switches working memory off.",
     )
     max_question_chars: int = Field(
-        default=4_000,
+        default=8_000,
         ge=100,
         validation_alias=_env("COUNTERSIGN_MAX_QUESTION_CHARS"),
-        description="Longer questions are truncated before any model call.",
+        description="Longer questions are refused, naming the limit, before triage or any "
+        "model call. The default is far above a typed question and above the longest "
+        "request the bot builds itself (a shortcut quotes at most ~6,300 characters of a "
+        "thread); Slack allows 40,000 per message.",
     )
 
     @property
