@@ -8,6 +8,7 @@ call for assertions, and can inject failures (429 + Retry-After, any error) and 
 from __future__ import annotations
 
 import copy
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from bot.emulator import chat_methods, other_methods
 from bot.emulator.calls import CallContext, RecordedCall, bearer_token, parse_params
 from bot.emulator.httpd import BackgroundHTTPServer, QuietHandler
+from bot.emulator.oauth import Grant, access_answer, check_client
 from bot.emulator.recorder import Answer, CallRecorder
 from bot.emulator.render import render_thread
 from bot.emulator.workspace import (
@@ -70,6 +72,8 @@ class SlackEmulator(CallRecorder, BackgroundHTTPServer):
         CallRecorder.__init__(self)
         # None means "any xoxb-/xoxp- token is valid for the default team".
         self._tokens = dict(tokens) if tokens is not None else None
+        self._client: tuple[str, str] | None = None
+        self._grants: dict[str, Grant] = {}
         self.workspace = Workspace(team_id, team_name)
 
     @property
@@ -165,6 +169,8 @@ class SlackEmulator(CallRecorder, BackgroundHTTPServer):
             params = parse_params(body, content_type, query)
         except (SlackError, ValueError):
             return 200, {}, {"ok": False, "error": "invalid_form_data"}
+        if kind == "api" and name == "oauth.v2.access":
+            return self._call(name, params, None, lambda *_: self._exchange(authorization, params))
         if kind == "api" and name:
             token = bearer_token(authorization, params)
             return self._call(name, params, token, self._api_answer)
@@ -205,6 +211,41 @@ class SlackEmulator(CallRecorder, BackgroundHTTPServer):
         except SlackError as exc:
             return 200, {}, {"ok": False, "error": exc.error}
         return 200, {}, {"ok": True, **result}
+
+    def register_app(self, client_id: str, client_secret: str) -> None:
+        """The app's OAuth client credentials (needed before any install)."""
+        with self._state:
+            self._client = (client_id, client_secret)
+
+    def approve_install(
+        self, team_id: str, team_name: str, *, installer: str = "U_ADMIN1", scopes: str = ""
+    ) -> tuple[str, str]:
+        """A person approves the app on Slack's install page: the code Slack would send to
+        the redirect URL, and the bot token it will be exchanged for."""
+        code = "code-" + secrets.token_hex(8)
+        token = f"xoxb-{team_id.lower()}-" + secrets.token_hex(12)
+        with self._state:
+            self._grants[code] = Grant(team_id, team_name, token, installer, scopes)
+        return code, token
+
+    def revoke(self, token: str) -> None:
+        """The token stops working (tokens_revoked, app_uninstalled)."""
+        with self._state:
+            if self._tokens is not None:
+                self._tokens.pop(token, None)
+
+    def _exchange(self, authorization: str | None, params: dict[str, Any]) -> Answer:
+        try:
+            check_client(self._client, authorization, params)
+            grant = self._grants.pop(str(params.get("code", "")), None)
+            if grant is None:
+                raise SlackError("invalid_code")
+        except SlackError as exc:
+            return 200, {}, {"ok": False, "error": exc.error}
+        if self._tokens is None:
+            self._tokens = {}
+        self._tokens[grant.bot_token] = grant.team_id
+        return 200, {}, {"ok": True, **access_answer(grant)}
 
     def _team_for(self, token: str | None) -> str:
         if not token:
