@@ -1,10 +1,10 @@
 """A scripted local server speaking the Anthropic Messages API wire format.
 
 Point the real SDK at it: `anthropic.Anthropic(api_key="test-key", base_url=fake.base_url)`.
-Each POST /v1/messages consumes the next scripted step (`Reply`, `Fail`, `CutStream`); an
-unexpected call, a failed `expect` or a request the real API would reject is recorded in
-`.problems`, and `assert_done()` (run on a clean `with` exit) fails on any of them or on
-steps left unconsumed.
+Each POST /v1/messages consumes the next scripted step (`Reply`, `Fail`, `CutStream`,
+`Hang`); an unexpected call, a failed `expect` or a request the real API would reject is
+recorded in `.problems`, and `assert_done()` (run on a clean `with` exit) fails on any of
+them or on steps left unconsumed.
 """
 
 from __future__ import annotations
@@ -72,7 +72,16 @@ class CutStream:
     expect: Expectation | None = None
 
 
-Step = Reply | Fail | CutStream
+@dataclass(frozen=True)
+class Hang:
+    """No answer at all for `seconds` (set it past the client's timeout), then the
+    connection drops: what a client timeout looks like from the server's side."""
+
+    seconds: float = 2.0
+    expect: Expectation | None = None
+
+
+Step = Reply | Fail | CutStream | Hang
 
 
 @dataclass(frozen=True)
@@ -217,6 +226,9 @@ class _Handler(QuietHandler):
                 return
         if isinstance(step, Fail):
             self._fail(step)
+        elif isinstance(step, Hang):
+            time.sleep(step.seconds)
+            self.close_connection = True  # the client gave up long ago
         elif isinstance(step, CutStream) and not body.get("stream"):
             self.close_connection = True  # drop the connection without any response
         elif isinstance(step, CutStream):

@@ -9,7 +9,15 @@ import anthropic
 import httpx2
 import pytest
 
-from .anthropic_api import CutStream, Fail, FakeAnthropicAPI, Reply, text_reply, tool_reply
+from .anthropic_api import (
+    CutStream,
+    Fail,
+    FakeAnthropicAPI,
+    Hang,
+    Reply,
+    text_reply,
+    tool_reply,
+)
 from .anthropic_wire import estimate_input_tokens
 
 MODEL = "claude-sonnet-5-5"
@@ -151,6 +159,28 @@ def test_cut_stream_raises_the_transport_error_unwrapped(fake):
     with pytest.raises(httpx2.RemoteProtocolError, match="incomplete chunked read"):
         with _client(fake).messages.stream(model=MODEL, max_tokens=16, messages=HELLO) as stream:
             stream.get_final_message()
+
+
+def test_a_hang_times_the_client_out_and_each_retry_says_its_number(fake):
+    fake.script(Hang(seconds=1.0), Hang(seconds=1.0), text_reply("late but fine"))
+    client = anthropic.Anthropic(
+        api_key="test-key", base_url=fake.base_url, max_retries=2, timeout=0.2
+    )
+
+    message = client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)
+
+    assert message.content[0].text == "late but fine"
+    retries = [r.headers["x-stainless-retry-count"] for r in fake.requests]
+    assert retries == ["0", "1", "2"]
+
+
+def test_a_hang_past_every_retry_is_a_timeout_error(fake):
+    fake.script(Hang(seconds=1.0))
+
+    with pytest.raises(anthropic.APITimeoutError):
+        anthropic.Anthropic(
+            api_key="test-key", base_url=fake.base_url, max_retries=0, timeout=0.2
+        ).messages.create(model=MODEL, max_tokens=16, messages=HELLO)
 
 
 def test_unexpected_call_fails_fast_and_makes_assert_done_fail():
