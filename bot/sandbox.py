@@ -35,7 +35,14 @@ from bot.emulator.mailbox import Mailbox
 from bot.emulator.workspace import PostedMessage
 from bot.serve import make_http_server
 from bot.services import Services, build_services
-from bot.settings import DigestSettings, JobSettings, RuntimeSettings, Settings, SlackSettings
+from bot.settings import (
+    AccessSettings,
+    DigestSettings,
+    JobSettings,
+    RuntimeSettings,
+    Settings,
+    SlackSettings,
+)
 from storage import migrate
 from storage.db import make_engine, session_factory
 from storage.demo import seed_demo
@@ -224,6 +231,7 @@ def sandbox(
     cost: CostSettings | None = None,
     digest: DigestSettings | None = None,
     suggest: SuggestionSettings | None = None,
+    access: AccessSettings | None = None,
 ) -> Iterator[Sandbox]:
     """Start the emulator and the served app; stop both on exit. SQLite lives in `folder`;
     a PostgreSQL `database_url` must already be migrated."""
@@ -249,6 +257,7 @@ def sandbox(
             cost=cost or CostSettings(),
             digest=digest or DigestSettings(admin_channel=ADMIN_CHANNEL),
             suggest=suggest or SuggestionSettings(),
+            access=access or AccessSettings(),
             # One process is the whole sandbox, on PostgreSQL too: its jobs run in it.
             jobs=JobSettings(engine="inprocess"),
         )

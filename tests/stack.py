@@ -13,7 +13,7 @@ from agents.metering.settings import CostSettings
 from agents.settings import AgentSettings
 from agents.suggestions.settings import SuggestionSettings
 from bot.sandbox import SALES, TEAM, Sandbox, sandbox
-from bot.settings import RuntimeSettings
+from bot.settings import AccessSettings, RuntimeSettings
 
 __all__ = ["SALES", "TEAM", "Stack", "model_agents", "offline_agents", "running_stack"]
 
@@ -43,6 +43,7 @@ def running_stack(
     redis_url: str | None = None,
     cost: CostSettings | None = None,
     suggest: SuggestionSettings | None = None,
+    access: AccessSettings | None = None,
 ) -> Iterator[Sandbox]:
     with sandbox(
         tmp_path,
@@ -51,6 +52,7 @@ def running_stack(
         redis_url=redis_url,
         cost=cost,
         suggest=suggest,
+        access=access,
         runtime=RuntimeSettings(log_level="WARNING", workers=4),
     ) as running:
         yield running
