@@ -15,7 +15,7 @@ from bot.observability.request_ids import current_request_id
 from bot.observability.settings import ObservabilitySettings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+JSON_FIELDS = "%(levelname)s %(name)s %(message)s"
 # procrastinate logs each job's call, arguments included, at INFO ("Starting job …",
 # "Deferred 1 job"): quieted, and stripped by JobPayloadFilter from what it logs above INFO.
 QUIETED_LOGGERS = ("procrastinate",)
@@ -71,10 +71,12 @@ class SafeJsonFormatter(JsonFormatter):
 
 
 def json_formatter() -> logging.Formatter:
-    """`{"time", "level", "logger", "message", "request_id", …extras}` per line."""
+    """`{"level", "logger", "message", …extras, "request_id", "time"}` per line; the time in
+    ISO 8601, UTC."""
     return SafeJsonFormatter(
         JSON_FIELDS,
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        timestamp="time",
+        rename_fields={"levelname": "level", "name": "logger"},
         reserved_attrs=[*RESERVED_ATTRS, "taskName", "_pii_redacted"],
     )
 

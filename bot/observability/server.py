@@ -48,8 +48,8 @@ def start_ops_server(settings: ObservabilitySettings, instruments: Instruments) 
         return None
     threading.Thread(target=server.run, name="countersign-ops-http", daemon=True).start()
     log.info(
-        "serving /metrics, /healthz and /readyz on http://%s:%d",
+        "serving /metrics, /healthz and /readyz on http://%s:%s",
         settings.metrics_host,
-        server.effective_port,
+        settings.metrics_port,
     )
     return server
