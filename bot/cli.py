@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         "--now", action="store_true", help="nudge reps now, even outside their working hours"
     )
     _add_export_training(sub)
+    sub.add_parser("token-key", help="print a new key for COUNTERSIGN_TOKEN_KEYS")
+    sub.add_parser(
+        "rotate-token-key",
+        help="re-encrypt stored Slack tokens with the first of COUNTERSIGN_TOKEN_KEYS",
+    )
     mcp = sub.add_parser(
         "mcp", help="serve the read-only CRM tools to other agents over MCP (stdio)"
     )

@@ -226,3 +226,31 @@ def mcp(args: argparse.Namespace, settings: Settings) -> int:
     from bot.mcp_server import run
 
     return run(args.team, settings)
+
+
+def token_key(_args: argparse.Namespace, _settings: Settings) -> int:
+    """Print a fresh Fernet key (put it first in COUNTERSIGN_TOKEN_KEYS to start a rotation)."""
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode())  # noqa: T201 (the key is the command's output)
+    return 0
+
+
+def rotate_token_key(_args: argparse.Namespace, settings: Settings) -> int:
+    """Re-encrypt every stored workspace token with the first key; then the old key can go."""
+    from storage.slack_installs import TokenCipher, TokenKeyError
+    from storage.slack_installs import rotate_token_key as rotate
+
+    keys = settings.slack.token_key_list()
+    if not keys:
+        raise SettingsError("COUNTERSIGN_TOKEN_KEYS is not set: there is no key to rotate to")
+    engine = engine_from_settings(settings.storage)
+    try:
+        count = rotate(engine, TokenCipher(keys))
+    except TokenKeyError as exc:
+        print(f"countersign: {exc}; nothing was changed", file=sys.stderr)  # noqa: T201
+        return 1
+    finally:
+        engine.dispose()
+    print(f"re-encrypted {count} token(s) with the first key")  # noqa: T201
+    return 0
