@@ -1,7 +1,10 @@
 """The write-behind ledger's drain: Redis stream → `llm_call` and its roll-ups, in batches.
 
-Every process that serves or works runs one on a daemon thread while the ledger is written in
-`stream` mode (bot/services.py starts it and stops it, with a final flush, on shutdown). The
+Every process that serves or works runs one while the ledger is written in `stream` mode
+(bot/services.py starts it and stops it, with a final flush, on shutdown), where
+COUNTERSIGN_LEDGER_DRAIN says: in a child process of its own (`process`,
+bot/ledger_drain_process.py), on a daemon thread (`thread`), or not at all (`off`: another
+process must drain). The
 drains of all processes share one consumer group: each entry goes to one of them. A batch is
 one transaction (a multi-row INSERT that skips call keys already in the ledger, and the
 roll-ups of the rows really inserted), acknowledged only after its COMMIT. If a drain dies
@@ -19,11 +22,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.ledger_drain_process import ChildSpec, DrainProcess
 from storage.cache import StoreUnavailable
 from storage.db import retry_on_lost_connection
 from storage.limits import Entry, LedgerStream
@@ -38,6 +42,7 @@ RETRY_AFTER_SECONDS = 1.0  # after Redis or the database failed
 FINAL_FLUSH_SECONDS = 5.0
 
 Row = tuple[dict[str, Any], date]  # a ledger row's columns and its org-local day
+DrainMode = Literal["thread", "process", "off"]  # as agents.metering.settings.LedgerDrainMode
 
 
 @dataclass
@@ -63,7 +68,9 @@ class LedgerDrain:
         interval: float = 0.2,
         claim_idle: float = CLAIM_IDLE_SECONDS,
         consumer: str | None = None,
+        mode: DrainMode = "process",
     ) -> None:
+        self.mode = mode
         self.stream = stream
         self.factory = factory
         self.batch = batch
@@ -76,6 +83,7 @@ class LedgerDrain:
         self._grouped = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._child: DrainProcess | None = None
 
     # --- one batch -----------------------------------------------------------------------
 
@@ -164,20 +172,56 @@ class LedgerDrain:
         self.stats.inserted += inserted
         self.stats.duplicates += rows - inserted
 
-    # --- the thread ----------------------------------------------------------------------
+    # --- running: a thread, a child process, or nothing -----------------------------------
 
     def start(self) -> None:
-        """Drain continuously on a daemon thread until `stop`."""
-        self._thread = threading.Thread(target=self._run, name="ledger-drain", daemon=True)
-        self._thread.start()
+        """Drain continuously until `stop`, as `mode` says."""
+        if self.mode == "off":
+            log.info("this process does not drain the ledger stream: another process must")
+        elif self.mode == "thread":
+            self._thread = threading.Thread(target=self._run, name="ledger-drain", daemon=True)
+            self._thread.start()
+        else:
+            self._child = DrainProcess(self._child_spec())
+            self._child.start()
 
     def stop(self, *, flush_seconds: float = FINAL_FLUSH_SECONDS) -> None:
-        """Stop the thread, then write what is left (for up to `flush_seconds`)."""
+        """Stop draining, then write what is left (for up to `flush_seconds`): the thread's
+        final flush is here, a child does its own (and if it could not, it is done here)."""
+        if self.mode == "off":
+            return
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self.flush(seconds=flush_seconds)
+        if self._child is not None and self._child.stop():
+            assert self._child.stats is not None
+            self.stats = self._child.stats
+        else:
+            self.flush(seconds=flush_seconds)
         self.stream.forget(self.consumer)
+
+    @property
+    def child_pid(self) -> int | None:
+        """The process draining for this one (`process` mode)."""
+        return self._child.pid if self._child is not None else None
+
+    def _child_spec(self) -> ChildSpec:
+        engine = self.factory.kw["bind"]
+        if self.stream.url is None:
+            raise ValueError("a drain process needs a stream built with LedgerStream.from_url")
+        return ChildSpec(
+            redis_url=self.stream.url,
+            stream_key=self.stream.key,
+            group=self.stream.group,
+            database_url=engine.url.render_as_string(hide_password=False),
+            consumer=self.consumer,
+            batch=self.batch,
+            interval=self.interval,
+            claim_idle=self.claim_idle,
+            flush_seconds=FINAL_FLUSH_SECONDS,
+            parent_pid=os.getpid(),
+            log_level=logging.getLogger().getEffectiveLevel(),
+        )
 
     def flush(self, *, seconds: float = FINAL_FLUSH_SECONDS) -> None:
         """Write batches until the stream has nothing for this consumer (or time is up)."""

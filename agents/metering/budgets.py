@@ -35,7 +35,7 @@ from agents.metering.settings import CostSettings
 from storage.cache import StoreUnavailable
 from storage.limits.counters import Charge, Counters, Reserved
 from storage.models import BudgetMetric, BudgetReservation, BudgetScope
-from storage.repositories.usage import Dimension
+from storage.repositories.usage import Dimension, UsageTotals
 from storage.types import utcnow, zone
 from storage.uow import UnitOfWork
 
@@ -263,8 +263,14 @@ class BudgetGuard:
     ) -> Reserved:
         def seed(index: int) -> int:
             rule, target = applied[index]
+            w = windows[index]
+            # The rows still in the ledger stream count too. Read before the roll-ups: a row
+            # written in between is counted twice (high until the next seed), never missed.
+            unwritten = self.counters.unwritten(
+                call.org_id, w.start, w.end, **_filters(rule, target)
+            )
             with UnitOfWork(self.factory) as uow:
-                return _settled(uow, call.org_id, rule, target, windows[index])
+                return _settled(uow, call.org_id, rule, target, w) + _amount(rule, unwritten)
 
         try:
             return self.counters.reserve(charges, seed)
@@ -417,7 +423,11 @@ def _filters(rule: BudgetRule, target: str) -> dict[str, Any]:
 
 def _settled(uow: UnitOfWork, org_id: int, rule: BudgetRule, target: str, w: Window) -> int:
     """Spend (µUSD) or model calls already in the ledger for this budget and period."""
-    totals = uow.usage.totals(org_id, w.start, w.end, **_filters(rule, target))
+    return _amount(rule, uow.usage.totals(org_id, w.start, w.end, **_filters(rule, target)))
+
+
+def _amount(rule: BudgetRule, totals: UsageTotals) -> int:
+    """What `rule` counts in `totals`: µUSD, or the model calls that really ran."""
     if rule.metric == BudgetMetric.COST:
         return totals.cost_micro_usd
     return totals.requests - totals.errors - totals.cached_hits

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LedgerWrite = Literal["direct", "stream"]
+LedgerDrainMode = Literal["thread", "process", "off"]
 
 
 def _env(name: str) -> AliasChoices:
@@ -94,6 +95,14 @@ class CostSettings(BaseSettings):
         "stream: the row goes to a Redis stream with the budget settle and a drain in every "
         "serving or working process writes it within about the drain interval. "
         "Unset: stream with Redis and PostgreSQL, direct otherwise.",
+    )
+    ledger_drain: LedgerDrainMode = Field(
+        default="process",
+        validation_alias=_env("COUNTERSIGN_LEDGER_DRAIN"),
+        description="stream: where this process's drain runs. process: a child process of "
+        "its own (the calls' p99 does not pay for the drain's work: bench/metering.py); "
+        "thread: a thread beside the calls (one process less); off: this process does not "
+        "drain, so another process sharing its Redis and database must.",
     )
     ledger_drain_interval_ms: int = Field(
         default=200,

@@ -6,21 +6,30 @@ append must be atomic with the counters' settle, and a consumer group is what le
 processes drain without double-writing (each entry goes to one consumer; the entries of a
 consumer that died are claimed by another with XAUTOCLAIM once idle long enough). An entry
 is acknowledged and deleted only after its batch committed in the database.
+
+An entry is one field, the row as JSON: a field per column made redis-py's pure-Python reply
+parser the drain's largest cost (about 40 bulk strings per row, 4x the read time of one), and
+in a drain thread that parsing held the GIL the calls were waiting for (bench/metering.py).
+Entries of a field per column (an older release's, still in the stream) are read as before.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import redis
 from sqlalchemy.engine import make_url
 
 from storage.cache import StoreUnavailable
+from storage.repositories.usage import UsageTotals
+from storage.repositories.usage_record import LEDGER_MEASURES, entry_row, measures
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +39,12 @@ GROUP = "ledger-writers"
 # entry: ~1 GB of Redis memory); past it the oldest rows are trimmed, and that is logged loudly.
 MAX_LENGTH = 2_000_000
 LOUD_EVERY_SECONDS = 60.0
+# A budget seed reads at most this many of the newest entries (~1 s of parsing): more are
+# unwritten only while the drains have been down a long time, and that is logged.
+SEED_SCAN_LIMIT = 50_000
+SCAN_PAGE = 1_000
+
+ROW_FIELD = "row"  # the one field of an entry: the ledger row's fields as a JSON object
 
 Entry = tuple[str, dict[str, str]]  # stream id, ledger fields
 
@@ -74,8 +89,10 @@ class LedgerStream:
         key: str = STREAM_KEY,
         group: str = GROUP,
         max_length: int = MAX_LENGTH,
+        url: str | None = None,
     ) -> None:
         self.client = client
+        self.url = url  # how to reach the same Redis from another process (a drain's child)
         self.key = key
         self.group = group
         self.max_length = max_length
@@ -83,21 +100,20 @@ class LedgerStream:
         self._last_loud = 0.0
 
     @classmethod
-    def from_url(cls, url: str, *, key: str = STREAM_KEY) -> LedgerStream:
+    def from_url(cls, url: str, *, key: str = STREAM_KEY, group: str = GROUP) -> LedgerStream:
         """Short timeouts, as the counters': a dead Redis must fail fast so the row can be
         written directly instead. A drain's blocking read stays under them."""
         client = redis.Redis.from_url(
             url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True
         )
-        return cls(client, key=key)
+        return cls(client, key=key, group=group, url=url)
 
     # --- the call's side ---------------------------------------------------------------
 
     def append(self, entry: Mapping[str, str], counters: Sequence[tuple[str, int]] = ()) -> str:
         """Add each delta to its counter (if it still exists) and append the row, atomically;
         returns the entry's id. Raises StoreUnavailable if Redis does not answer."""
-        fields = [part for pair in entry.items() for part in pair]
-        args: list[Any] = [self.max_length, *(d for _, d in counters), *fields]
+        args: list[Any] = [self.max_length, *(d for _, d in counters), ROW_FIELD, _packed(entry)]
         try:
             entry_id, length = self._append(keys=[*(k for k, _ in counters), self.key], args=args)
         except redis.RedisError as exc:
@@ -105,6 +121,18 @@ class LedgerStream:
         if int(length) * 2 >= self.max_length:
             self._lagging(int(length))
         return str(entry_id)
+
+    def append_many(self, entries: Sequence[Mapping[str, str]]) -> None:
+        """Append rows without settling anything, in one round trip (a backlog for tests and
+        the benchmark; calls use `append`)."""
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                for entry in entries:
+                    fields: dict[Any, Any] = {ROW_FIELD: _packed(entry)}
+                    pipe.xadd(self.key, fields, maxlen=self.max_length, approximate=True)
+                pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     def _lagging(self, length: int) -> None:
         """Say so, loudly but once a minute per process: the drains are not keeping up."""
@@ -156,7 +184,7 @@ class LedgerStream:
             )
         except redis.RedisError as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return [(str(i), dict(fields)) for i, fields in reply[1] if fields]
+        return [(str(i), _unpack(fields)) for i, fields in reply[1] if fields]
 
     def ack(self, ids: Sequence[str]) -> None:
         """Written: acknowledge and delete, in one round trip."""
@@ -198,13 +226,80 @@ class LedgerStream:
         """Entries in the stream, those taken but not acknowledged, and the oldest's age."""
         try:
             length = int(self.client.xlen(self.key))
-            pending = self.client.xpending(self.key, self.group)
             first = self.client.xrange(self.key, count=1)
             now_ms = int(time.time() * 1000)
+            pending = self._pending_count()
         except redis.RedisError as exc:
             raise StoreUnavailable(str(exc)) from exc
         oldest = now_ms - int(str(first[0][0]).split("-")[0]) if first else None
-        return Backlog(length, int(pending["pending"]), oldest)
+        return Backlog(length, pending, oldest)
+
+    def unwritten(
+        self,
+        org_id: int,
+        start: date,
+        end: date,
+        *,
+        user_id: int | None = None,
+        customer_id: int | None = None,
+        request_type: str | None = None,
+    ) -> UsageTotals:
+        """Sums, as `UsageRepository.totals` makes them from the roll-ups, of the rows of
+        `org_id` on the org-local days [start, end) that are in the stream: appended, not yet
+        written by a drain (or written and not yet acknowledged). A budget counter seeded
+        from the roll-ups adds these."""
+        scope: dict[str, int | str | None] = {
+            "user_id": user_id,
+            "customer_id": customer_id,
+            "request_type": request_type,
+        }
+        wanted = {column: value for column, value in scope.items() if value is not None}
+        sums = [0] * 11  # one per roll-up measure
+        for fields in self._newest(SEED_SCAN_LIMIT):
+            try:
+                row, day = entry_row(fields)
+            except (KeyError, ValueError):
+                continue  # not a ledger row: the drain moves it aside
+            if row["org_id"] != org_id or not start <= day < end:
+                continue
+            if any(row[column] != value for column, value in wanted.items()):
+                continue
+            counted = measures(row["status"], *(row[m] for m in LEDGER_MEASURES))
+            sums = [a + b for a, b in zip(sums, counted, strict=True)]
+        return _as_totals(sums)
+
+    def _newest(self, limit: int) -> Iterator[dict[str, str]]:
+        """Entries newest first, at most `limit`, read a page at a time."""
+        top, read = "+", 0
+        try:
+            while read < limit:
+                page: Any = self.client.xrevrange(
+                    self.key, max=top, min="-", count=min(SCAN_PAGE, limit - read)
+                )
+                if not page:
+                    return
+                for _, fields in page:
+                    yield _unpack(fields)
+                read += len(page)
+                top = f"({str(page[-1][0])}"  # exclusive: older than the last one read
+            if int(self.client.xlen(self.key)) > limit:
+                log.error(
+                    "a budget seed counted only the newest %d ledger rows of %s that the "
+                    "drains have not written: budgets may count low until they catch up",
+                    limit,
+                    self.key,
+                )
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def _pending_count(self) -> int:
+        """Entries taken by drains and not acknowledged (0 before any drain made the group)."""
+        try:
+            return int(self.client.xpending(self.key, self.group)["pending"])
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            return 0
 
     def _read_group(
         self, consumer: str, start: str, count: int, block_ms: int | None
@@ -221,4 +316,42 @@ class LedgerStream:
         except redis.RedisError as exc:
             raise StoreUnavailable(str(exc)) from exc
         # An entry trimmed away while pending comes back without fields: {} (the drain acks it).
-        return [(str(i), dict(fields or {})) for _, entries in reply or [] for i, fields in entries]
+        return [(str(i), _unpack(fields)) for _, entries in reply or [] for i, fields in entries]
+
+
+def _as_totals(sums: list[int]) -> UsageTotals:
+    """Roll-up measures (ROLLUP_MEASURES order) as UsageTotals: one cache-write sum."""
+    requests, errors, hits, inputs, outputs, write_5m, write_1h, read, cost, saved, prompt = sums
+    return UsageTotals(
+        requests=requests,
+        errors=errors,
+        cached_hits=hits,
+        input_tokens=inputs,
+        output_tokens=outputs,
+        cache_write_tokens=write_5m + write_1h,
+        cache_read_tokens=read,
+        cost_micro_usd=cost,
+        response_cache_saved_micro_usd=saved,
+        prompt_cache_saved_micro_usd=prompt,
+    )
+
+
+def _packed(entry: Mapping[str, str]) -> str:
+    """The value of an entry's one field: the row as compact JSON."""
+    return json.dumps(entry, separators=(",", ":"))
+
+
+def _unpack(fields: Mapping[str, str] | None) -> dict[str, str]:
+    """The row's fields back; an entry that is not a packed row (an older release's field per
+    column, or garbage) is returned as stored, for the drain to write or move aside."""
+    stored = dict(fields or {})
+    packed = stored.get(ROW_FIELD)
+    if packed is None or len(stored) != 1:
+        return stored
+    try:
+        row = json.loads(packed)
+    except ValueError:
+        return stored
+    if not isinstance(row, dict) or not all(isinstance(v, str) for v in row.values()):
+        return stored
+    return row

@@ -4,6 +4,7 @@ Redis does not take is written directly."""
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -15,10 +16,12 @@ from sqlalchemy import func, select
 
 from agents.errors import ModelUnavailableError
 from agents.metering.budgets import Hold
+from agents.metering.rules import CallScope
 from bot.ledger_drain import LedgerDrain
 from bot.services import build_services, ledger_stream
 from bot.settings import JobSettings, RuntimeSettings, Settings, SettingsError, SlackSettings
 from storage.limits import LedgerStream, RedisCounters
+from storage.limits.ledger_stream import ROW_FIELD
 from storage.models import CallStatus, Conversation, LLMCall
 from storage.repositories.usage import UsageTotals
 from storage.repositories.usage_record import entry_row
@@ -70,7 +73,7 @@ def meter_with(world, budgets, stream):
 
 
 def _drain(world, stream, **options) -> LedgerDrain:
-    return LedgerDrain(stream=stream, factory=world.factory, **options)
+    return LedgerDrain(stream=stream, factory=world.factory, mode="thread", **options)
 
 
 def _org_day_cost(client) -> int:
@@ -227,13 +230,76 @@ def test_a_row_both_appended_and_written_directly_is_kept_once(pg_factory, clien
     m, stream = _streamed(world, client)
     m.bind(InstantModel(), attribution(world)).create(request())
     [(_, fields)] = client.xrange(stream.key)
-    row, _day = entry_row(fields)
+    row, _day = entry_row(json.loads(fields[ROW_FIELD]))
     m.write(LLMCall(**row))
     drain = _drain(world, stream)
     drain.drain_once()
     assert drain.stats.duplicates == 1 and ledger_spend(world) == (1, COST)
     rolled, raw = _rollups_and_ledger(world)
     assert rolled == raw and rolled.requests == 1
+
+
+def test_an_entry_is_one_json_field_and_an_older_field_per_column_entry_is_still_written(
+    pg_factory, client
+):
+    world = make_world(pg_factory)
+    m, stream = _streamed(world, client)
+    m.bind(InstantModel(), attribution(world)).create(request())
+    [(_, packed)] = client.xrange(stream.key)
+    assert list(packed) == [ROW_FIELD]
+    row = json.loads(packed[ROW_FIELD])
+    row["call_key"] = uuid.uuid4().hex
+    client.xadd(stream.key, row)  # as the release before packing appended it
+    drain = _drain(world, stream)
+    assert drain.drain_once() == 2
+    assert drain.stats.inserted == 2 and drain.stats.buried == 0
+    assert ledger_spend(world) == (2, 2 * COST)
+
+
+@pytest.mark.parametrize("value", ["{not json", '["a list"]', '{"org_id": 7}'])
+def test_a_packed_entry_that_is_not_a_ledger_row_is_moved_aside(pg_factory, client, value):
+    world = make_world(pg_factory)
+    stream = _stream(client)
+    client.xadd(stream.key, {ROW_FIELD: value})
+    drain = _drain(world, stream)
+    assert drain.drain_once() == 1
+    assert drain.stats.buried == 1 and ledger_spend(world) == (0, 0)
+    assert client.xlen(stream.key) == 0 and client.xlen(f"{stream.key}:dead") == 1
+
+
+def test_counters_reseeded_while_rows_wait_in_the_stream_count_those_rows(pg_factory, client):
+    """A counter that expires (or that Redis lost) is seeded from the roll-ups plus the rows
+    no drain has written yet: it ends where a seed from the fully drained ledger ends."""
+    world = make_world(pg_factory)
+    m, stream = _streamed(world, client)
+    spent = _calls(world, m, 12)  # no drain runs: every row waits in the stream
+    _forget_counters(client)
+    spent += _calls(world, m, 1, seed=5)  # its reserve re-seeds its counters
+    _touch_every_counter(world, m)  # and these the others
+    assert _org_day_cost(client) == spent  # the roll-ups alone would say: this call's cost
+    reseeded_with_the_stream = _counters(client)
+
+    _drain(world, stream).flush()
+    _forget_counters(client)
+    _touch_every_counter(world, m)
+    assert _counters(client) == reseeded_with_the_stream
+    assert _org_day_cost(client) == spent == ledger_spend(world)[1]
+
+
+def _touch_every_counter(world, m) -> None:
+    """A reserve of nothing, released, for each rep: each counter seeded, none moved."""
+    for who in (world.rep_id, world.other_rep_id):
+        scope = CallScope(world.org_id, who, world.customer_id, "chat")
+        m.budgets.reserve(scope, 0).release()
+
+
+def _forget_counters(client) -> None:
+    for key in client.scan_iter(f"{client.prefix}budget:*"):
+        client.delete(key)
+
+
+def _counters(client) -> dict[str, int]:
+    return {k: int(client.get(k)) for k in client.scan_iter(f"{client.prefix}budget:*")}
 
 
 def test_roll_up_totals_equal_ledger_totals_after_draining(pg_factory, client):
