@@ -10,6 +10,7 @@ from waitress.server import create_server
 
 from bot.app import build_app
 from bot.http import wsgi_app
+from bot.observability.bolt_middleware import request_id_middleware
 from bot.observability.server import start_ops_server
 from bot.observability.wiring import instrument
 from bot.periodic import schedule_periodic
@@ -57,6 +58,7 @@ def serve_http(settings: Settings, services: Services, *, host: str, port: int) 
 def serve_socket_mode(settings: Settings, services: Services) -> None:
     """Connect out to Slack over a WebSocket: no public URL needed."""
     app = build_app(settings, services, socket_mode=True)
+    app.use(request_id_middleware)  # no WSGI middleware in front to give each delivery its id
     start_ops_server(settings.observability, instrument(services))  # no web front of its own
     assert settings.slack.app_token is not None
     handler = SocketModeHandler(

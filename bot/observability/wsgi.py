@@ -89,10 +89,25 @@ def _handle(
             route,
             status,
             seconds * 1000,
-            extra={"route": route, "status": status, "duration_ms": round(seconds * 1000, 1)}
-            | ({"slack_kind": kind} if kind else {}),
+            extra=_access_fields(environ, route, status, kind, seconds),
         )
     return body
+
+
+def _access_fields(
+    environ: dict[str, Any], route: str, status: str, kind: str | None, seconds: float
+) -> dict[str, Any]:
+    """Structured fields of the access line (JSON keys; the text format shows the message)."""
+    fields: dict[str, Any] = {
+        "route": route,
+        "status": status,
+        "duration_ms": round(seconds * 1000, 1),
+    }
+    if kind is not None:
+        fields["slack_kind"] = kind
+    if retry := environ.get("HTTP_X_SLACK_RETRY_NUM"):
+        fields["slack_retry"] = retry  # Slack's redelivery number: the first try timed out
+    return fields
 
 
 def _record(

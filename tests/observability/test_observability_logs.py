@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from agents.privacy.logs import install_log_redaction
 from agents.privacy.settings import PrivacySettings
 from agents.settings import AgentSettings
+from bot.observability.bolt_middleware import request_id_middleware
 from bot.observability.logs import log_handler
 from bot.observability.request_ids import current_request_id, request_id_bound
 from bot.observability.settings import ObservabilitySettings
@@ -196,3 +197,10 @@ def test_text_lines_show_the_request_id_or_a_dash():
     outside, inside = buffer.getvalue().splitlines()
     assert outside.endswith("tests.text [-] outside")
     assert inside.endswith("tests.text [req-text] inside")
+
+
+def test_a_socket_mode_delivery_gets_a_request_id_and_an_http_one_keeps_its_own():
+    assert request_id_middleware(next_=current_request_id) not in (None, "")
+    with request_id_bound("req-http"):
+        assert request_id_middleware(next_=current_request_id) == "req-http"
+    assert current_request_id() is None
