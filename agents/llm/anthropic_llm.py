@@ -1,26 +1,18 @@
-"""The Anthropic adapter: the official SDK does its own retries; we only translate outcomes."""
+"""The Anthropic adapter: the official SDK does its own retries; we only translate outcomes
+(agents/llm/attempts.py says why a call failed and reports each attempt the SDK retried)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import anthropic
+import httpx2
 from anthropic.types import Message
 
 from agents.errors import ModelUnavailableError
+from agents.llm.attempts import reporting_retries, unavailable_reason, watch_attempts
 from agents.llm.port import LLMRequest
 from agents.settings import AgentSettings
-
-# Outcomes that mean "the model can't answer now", after the SDK's retries are spent.
-_UNAVAILABLE: tuple[tuple[type[Exception], str], ...] = (
-    (anthropic.APITimeoutError, "timed out"),
-    (anthropic.APIConnectionError, "unreachable"),
-    (anthropic.RateLimitError, "rate limited"),
-    (anthropic.OverloadedError, "overloaded"),
-    (anthropic.AuthenticationError, "API key rejected"),
-    (anthropic.PermissionDeniedError, "permission denied"),
-    (anthropic.InternalServerError, "server error"),
-)
 
 
 class AnthropicLLM:
@@ -41,26 +33,28 @@ class AnthropicLLM:
             base_url=settings.anthropic_base_url,
             max_retries=settings.max_retries,
             timeout=settings.timeout_seconds,
+            middleware=[watch_attempts],
         )
         return cls(client, prompt_cache=prompt_cache)
 
     def create(self, request: LLMRequest) -> Message:
         """One Messages API call (streamed when the request wants text as it comes);
-        provider failures become ModelUnavailableError."""
+        provider failures become ModelUnavailableError, a stream cut mid-way included."""
         params = _params(request, self._prompt_cache)
         try:
-            if request.on_text is None:
-                return self._client.messages.create(**params)  # type: ignore[no-any-return,call-overload]
-            return self._stream(params, request.on_text)
-        except anthropic.APIError as exc:
-            for error_class, reason in _UNAVAILABLE:
-                if isinstance(exc, error_class):
-                    raise ModelUnavailableError(reason) from exc
+            with reporting_retries(request.on_retry):
+                if request.on_text is None:
+                    return self._client.messages.create(**params)  # type: ignore[no-any-return,call-overload]
+                return self._stream(params, request.on_text)
+        except (anthropic.APIError, httpx2.TransportError) as exc:
+            if (reason := unavailable_reason(exc)) is not None:
+                raise ModelUnavailableError(reason) from exc
             raise
 
     def _stream(self, params: dict[str, object], on_text: Callable[[str], None]) -> Message:
         """Hand each text delta on as it arrives; the SDK accumulates the final message, whose
-        usage is the cumulative count of the last message_delta (never a sum of deltas)."""
+        usage is the cumulative count of the last message_delta (never a sum of deltas).
+        The SDK retries only until the 200 arrives: a stream that breaks later is raised."""
         with self._client.messages.stream(**params) as stream:  # type: ignore[arg-type]
             for text in stream.text_stream:
                 on_text(text)

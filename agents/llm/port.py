@@ -9,6 +9,16 @@ from typing import Any, Protocol
 from anthropic.types import Message
 
 
+@dataclass(frozen=True)
+class FailedAttempt:
+    """One HTTP attempt the provider's SDK gave up on before trying again (429, 5xx, a
+    timeout): not billed, but a model call all the same, so the ledger keeps it."""
+
+    reason: str  # the same words ModelUnavailableError uses: "rate limited", "overloaded"…
+    latency_ms: int
+    request_id: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class LLMRequest:
     """One Messages API call. `agent` tells the offline adapter (and the ledger) who is asking."""
@@ -25,6 +35,11 @@ class LLMRequest:
     # Streaming: adapters that can stream call this with each text delta as it arrives; the
     # returned message is complete either way (never part of the cache key: no effect on it).
     on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    # Retries: adapters whose SDK retries call this for each attempt it retried (the last
+    # attempt's failure is raised instead). Never part of the cache key either.
+    on_retry: Callable[[FailedAttempt], None] | None = field(
+        default=None, compare=False, repr=False
+    )
 
 
 class LLM(Protocol):

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from anthropic.types import Message
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.errors import ModelUnavailableError
-from agents.llm.port import LLM, LLMRequest
+from agents.llm.port import LLM, FailedAttempt, LLMRequest
 from agents.metering.budgets import BudgetGuard, Hold
 from agents.metering.estimate import estimate_micro_usd
 from agents.metering.observer import CallObserver, NoObserver
@@ -211,7 +211,9 @@ class MeteredLLM:
         hold = self._reserve(request, price)
         began = time.perf_counter()
         try:
-            message = self.inner.create(request)
+            message = self.inner.create(
+                replace(request, on_retry=lambda a: self._retried(request, started_at, a))
+            )
         except ModelUnavailableError as exc:
             failed = self._row(request, started_at, began, Usage(), 0, error=exc.reason)
             self.meter.book(failed, hold, settle=None)
@@ -237,6 +239,21 @@ class MeteredLLM:
             CallCost(model=message.model or request.model, usage=usage, cost_micro_usd=cost)
         )
         return message
+
+    def _retried(self, request: LLMRequest, started_at: datetime, attempt: FailedAttempt) -> None:
+        """An attempt the SDK retried is a call too: its own $0 row (failed attempts are not
+        billed). The call's hold stays for the attempt that follows, and ends once."""
+        row = self._row(
+            request,
+            started_at,
+            0.0,
+            Usage(),
+            0,
+            error=attempt.reason,
+            request_id=attempt.request_id,
+        )
+        row.latency_ms = attempt.latency_ms
+        self.meter.book(row, Hold(guard=None, estimate=0), settle=None)
 
     @property
     def total_cost_micro_usd(self) -> int:

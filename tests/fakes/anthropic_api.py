@@ -2,9 +2,9 @@
 
 Point the real SDK at it: `anthropic.Anthropic(api_key="test-key", base_url=fake.base_url)`.
 Each POST /v1/messages consumes the next scripted step (`Reply`, `Fail`, `CutStream`,
-`Hang`); an unexpected call, a failed `expect` or a request the real API would reject is
-recorded in `.problems`, and `assert_done()` (run on a clean `with` exit) fails on any of
-them or on steps left unconsumed.
+`ErrorMidStream`, `Hang`); an unexpected call, a failed `expect` or a request the real API
+would reject is recorded in `.problems`, and `assert_done()` (run on a clean `with` exit)
+fails on any of them or on steps left unconsumed.
 """
 
 from __future__ import annotations
@@ -73,6 +73,17 @@ class CutStream:
 
 
 @dataclass(frozen=True)
+class ErrorMidStream:
+    """A streamed reply that, after `after_events` SSE frames, sends an `error` event (what
+    the real API does when it is overloaded mid-answer) and ends the stream cleanly."""
+
+    after_events: int = 3
+    error_type: str = "overloaded_error"
+    reply: Reply = field(default_factory=lambda: Reply("This answer stops halfway, sorry."))
+    expect: Expectation | None = None
+
+
+@dataclass(frozen=True)
 class Hang:
     """No answer at all for `seconds` (set it past the client's timeout), then the
     connection drops: what a client timeout looks like from the server's side."""
@@ -81,7 +92,7 @@ class Hang:
     expect: Expectation | None = None
 
 
-Step = Reply | Fail | CutStream | Hang
+Step = Reply | Fail | CutStream | ErrorMidStream | Hang
 
 
 @dataclass(frozen=True)
@@ -229,10 +240,13 @@ class _Handler(QuietHandler):
         elif isinstance(step, Hang):
             time.sleep(step.seconds)
             self.close_connection = True  # the client gave up long ago
-        elif isinstance(step, CutStream) and not body.get("stream"):
+        elif isinstance(step, CutStream | ErrorMidStream) and not body.get("stream"):
             self.close_connection = True  # drop the connection without any response
         elif isinstance(step, CutStream):
             self._stream(step.reply, body, cut_after=step.after_events)
+        elif isinstance(step, ErrorMidStream):
+            error = error_body(step.error_type, "scripted mid-stream failure", _request_id())
+            self._stream(step.reply, body, cut_after=step.after_events, error=error)
         elif body.get("stream"):
             self._stream(step, body, cut_after=None)
         else:
@@ -260,7 +274,14 @@ class _Handler(QuietHandler):
             all_headers["x-should-retry"] = "true" if retry else "false"
         self.send_json(status, body, all_headers)
 
-    def _stream(self, reply: Reply, body: dict[str, Any], *, cut_after: int | None) -> None:
+    def _stream(
+        self,
+        reply: Reply,
+        body: dict[str, Any],
+        *,
+        cut_after: int | None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
         time.sleep(reply.latency)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -271,6 +292,9 @@ class _Handler(QuietHandler):
         self.send_header("request-id", _request_id())
         self.end_headers()
         for sent, (event, data) in enumerate(stream_events(reply.message(body))):
+            if cut_after is not None and sent >= cut_after and error is not None:
+                self._write_chunk(f"event: error\ndata: {json.dumps(error)}\n\n".encode())
+                break
             if cut_after is not None and sent >= cut_after:
                 self.wfile.flush()
                 self.close_connection = True

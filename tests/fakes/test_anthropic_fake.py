@@ -11,6 +11,7 @@ import pytest
 
 from .anthropic_api import (
     CutStream,
+    ErrorMidStream,
     Fail,
     FakeAnthropicAPI,
     Hang,
@@ -159,6 +160,18 @@ def test_cut_stream_raises_the_transport_error_unwrapped(fake):
     with pytest.raises(httpx2.RemoteProtocolError, match="incomplete chunked read"):
         with _client(fake).messages.stream(model=MODEL, max_tokens=16, messages=HELLO) as stream:
             stream.get_final_message()
+
+
+def test_an_error_event_mid_stream_raises_a_status_error_carrying_its_type(fake):
+    fake.script(ErrorMidStream(after_events=4, error_type="overloaded_error"))
+
+    # The stream began with 200: the SDK raises a plain APIStatusError, only the body says why.
+    with pytest.raises(anthropic.APIStatusError) as error:
+        with _client(fake).messages.stream(model=MODEL, max_tokens=16, messages=HELLO) as stream:
+            stream.get_final_message()
+
+    assert error.value.status_code == 200
+    assert error.value.body["error"]["type"] == "overloaded_error"
 
 
 def test_a_hang_times_the_client_out_and_each_retry_says_its_number(fake):
