@@ -105,7 +105,9 @@ def link_owners(services: Services, org_id: int, *, now: datetime) -> None:
 
 def send_nudge(services: Services, nudge: Nudge) -> str | None:
     """Post one nudge, paced per channel; on failure give the claim back. Its ts, or None."""
-    channel = services.settings.suggest.nudge_channel
+    # One channel id can't name a channel in every workspace: with OAuth installs, nudges DM.
+    multi = services.settings.slack.multi_workspace
+    channel = None if multi else services.settings.suggest.nudge_channel
     target = channel or nudge.slack_user_id  # a user id as channel: the app's DM with them
     limiter, interval = (
         services.rate_limits.limiter,
