@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,12 +52,16 @@ class LoadSpec:
 
 @dataclass(frozen=True)
 class Sample:
-    """One request: when it was due, sent and fully read (perf_counter seconds), and status."""
+    """One request: when it was due, sent and fully read (perf_counter seconds), and status.
+
+    perf_counter is CLOCK_MONOTONIC on Linux, shared by every process on the machine, so
+    another process can line these times up with its own (bench/load.py does)."""
 
     due: float
     sent: float
     done: float
     status: int  # 0: no HTTP answer (connection error or timeout)
+    seq: int = -1  # the request's sequence number, as given to the factory
 
 
 def run_load(spec: LoadSpec, factory: RequestFactory) -> list[dict[str, float]]:
@@ -72,7 +76,7 @@ def run_load(spec: LoadSpec, factory: RequestFactory) -> list[dict[str, float]]:
 
     def one(seq: int, due: float) -> Sample:
         path, body, headers = factory(seq)
-        return _send(local, spec, path, body, headers, due)
+        return replace(_send(local, spec, path, body, headers, due), seq=seq)
 
     with ThreadPoolExecutor(max_workers=spec.threads, thread_name_prefix="load") as pool:
         futures = []

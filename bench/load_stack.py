@@ -1,0 +1,194 @@
+"""bench/load.py's processes: web and worker processes started from the Procfile's own command
+lines, the Anthropic fake beside them, and what they use while the load runs (RSS, CPU,
+database connections, the job queue, model calls in flight)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from honcho.environ import parse_procfile
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+PROCFILE = ROOT / "Procfile"
+BIN = Path(sys.executable).parent  # the venv's bin: where `countersign` is installed
+# Settings the app reads from the environment: none may leak in from the shell running the bench.
+_APP_PREFIXES = ("COUNTERSIGN_", "SLACK_", "ANTHROPIC_", "DATABASE_URL", "REDIS_URL")
+
+
+def procfile_argv(kind: str, port: int | None = None) -> list[str]:
+    """The Procfile's command for `kind` ("web", "worker"), $PORT filled in, as an argv."""
+    command = parse_procfile(PROCFILE.read_text(encoding="utf-8")).processes[kind]
+    words = shlex.split(command.replace("$PORT", str(port)))
+    return [str(BIN / words[0]), *words[1:]]
+
+
+def app_env(settings: dict[str, str]) -> dict[str, str]:
+    """The shell's environment without any app setting, plus `settings`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(_APP_PREFIXES)}
+    return {**base, **settings}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    """One process this bench started (and alone may stop, by its pid)."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    port: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+@dataclass
+class Processes:
+    """Starts processes with their output in `logs`, stops them all on exit."""
+
+    logs: Path
+    env: dict[str, str]
+    running: list[Proc] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], *, port: int | None = None) -> Proc:
+        log = (self.logs / f"{name}.log").open("wb")
+        popen = subprocess.Popen(argv, cwd=self.logs, env=self.env, stdout=log, stderr=log)
+        proc = Proc(name, popen, port)
+        self.running.append(proc)
+        return proc
+
+    def alive(self) -> list[str]:
+        return [p.name for p in self.running if p.popen.poll() is None]
+
+    def stop(self, names: list[str] | None = None, timeout: float = 60.0) -> dict[str, int | None]:
+        """SIGTERM (workers finish their running jobs), then SIGKILL after `timeout`; exit codes."""
+        chosen = [p for p in self.running if names is None or p.name in names]
+        for proc in chosen:
+            if proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in chosen:
+            try:
+                proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait()
+        return {p.name: p.popen.returncode for p in chosen}
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not ready after {timeout:g} s")
+        time.sleep(0.25)
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return dict(json.load(response))
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident set size from /proc (None once the process is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")), 0)
+    return round(kb / 1024, 1)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Sampler(threading.Thread):
+    """Once a second: RSS of each process, and every `every` ticks the job queue, the database's
+    connections and the model calls in flight. `tick` runs on each pass (the answer matcher)."""
+
+    def __init__(
+        self,
+        procs: list[Proc],
+        *,
+        database_url: str,
+        model_url: str,
+        tick: Callable[[], int],
+        every: int = 2,
+    ) -> None:
+        super().__init__(name="load-sampler", daemon=True)
+        self.procs, self.model_url, self.tick, self.every = procs, model_url, tick, every
+        self.engine = create_engine(database_url, pool_size=1, max_overflow=0)
+        self.database = database_url.rsplit("/", 1)[1]
+        self.rss: dict[str, list[float]] = {p.name: [] for p in procs}
+        self.timeline: list[dict[str, float]] = []
+        self._halt = threading.Event()
+        self.started_at = time.monotonic()
+
+    def run(self) -> None:
+        passes = 0
+        while not self._halt.wait(1.0):
+            for proc in self.procs:
+                if (mb := rss_mb(proc.pid)) is not None:
+                    self.rss[proc.name].append(mb)
+            answered = self.tick()
+            passes += 1
+            if passes % self.every == 0:
+                self.timeline.append({"t": round(time.monotonic() - self.started_at, 1),
+                                      "answered": answered, **self._probe()})  # fmt: skip
+
+    def _probe(self) -> dict[str, float]:
+        sql = text(
+            "SELECT (SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'),"
+            " (SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'),"
+            " (SELECT count(*) FROM pg_stat_activity WHERE datname = :db)"
+        )
+        try:
+            with self.engine.connect() as conn:
+                todo, doing, connections = conn.execute(sql, {"db": self.database}).one()
+            in_flight = get_json(f"{self.model_url}/stats")["in_flight"]
+        except Exception as exc:  # a probe must never end the run; the gap shows in the timeline
+            print(f"sampler: {exc}", file=sys.stderr)
+            return {}
+        return {"todo": todo, "doing": doing, "pg_connections": connections,
+                "model_in_flight": in_flight}  # fmt: skip
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=10)
+        self.engine.dispose()
+
+    def peak(self, key: str) -> float:
+        return max((row[key] for row in self.timeline if key in row), default=0)
