@@ -34,6 +34,7 @@ from _common import LoadSpec, machine, run_load, scratch_database, write_section
 from load_markdown import markdown
 from load_report import analyse, loadavg, ram_gb, uptime
 from load_stack import (
+    Proc,
     Processes,
     Sampler,
     app_env,
@@ -41,7 +42,8 @@ from load_stack import (
     free_port,
     get_json,
     http_ok,
-    procfile_argv,
+    procfile_command,
+    tree,
     wait_until,
 )
 from load_traffic import CHANNELS, PEOPLE, AnswerMatcher, build_request, user_of
@@ -170,10 +172,8 @@ def _run(
     procs.start("model", [sys.executable, *fake, "--latency", str(args.model_latency)])
     _prepare(procs, database_url)
     ports = [free_port() for _ in range(args.web)]
-    apps = [
-        procs.start(f"web.{i + 1}", procfile_argv("web", p), port=p) for i, p in enumerate(ports)
-    ]
-    apps += [procs.start(f"worker.{i + 1}", procfile_argv("worker")) for i in range(args.workers)]
+    apps = [_start(procs, f"web.{i + 1}", "web", port) for i, port in enumerate(ports)]
+    apps += [_start(procs, f"worker.{i + 1}", "worker", free_port()) for i in range(args.workers)]
     for port in ports:
         wait_until(
             lambda p=port: http_ok(f"http://127.0.0.1:{p}/healthz"), timeout=90, what=f":{port}"
@@ -196,7 +196,7 @@ def _run(
     while len(matcher.outcomes) < sent_all and time.monotonic() < deadline and procs.alive():
         time.sleep(1.0)
     drained_at = time.monotonic()
-    cpu = {p.name: cpu_seconds(p.pid) for p in apps}
+    cpu = {p.name: cpu_seconds(tree(p.pid)) for p in apps}
     sampler.stop()
     queue_left = _queue_left(database_url)
     exit_codes = procs.stop([p.name for p in apps])
@@ -217,6 +217,12 @@ def _run(
         "model": get_json(f"{model_url}/stats"),
         "exit_codes": exit_codes,
     }
+
+
+def _start(procs: Processes, name: str, kind: str, port: int) -> Proc:
+    """A process as honcho would start it: the Procfile's line, with its own $PORT."""
+    env, argv = procfile_command(kind, port)
+    return procs.start(name, argv, port=port, env=env)
 
 
 def _send(

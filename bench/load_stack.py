@@ -29,11 +29,16 @@ BIN = Path(sys.executable).parent  # the venv's bin: where `countersign` is inst
 _APP_PREFIXES = ("COUNTERSIGN_", "SLACK_", "ANTHROPIC_", "DATABASE_URL", "REDIS_URL")
 
 
-def procfile_argv(kind: str, port: int | None = None) -> list[str]:
-    """The Procfile's command for `kind` ("web", "worker"), $PORT filled in, as an argv."""
+def procfile_command(kind: str, port: int) -> tuple[dict[str, str], list[str]]:
+    """The Procfile's line for `kind` ("web", "worker") with $PORT filled in, as the
+    `NAME=value` assignments in front of it and the argv."""
     command = parse_procfile(PROCFILE.read_text(encoding="utf-8")).processes[kind]
     words = shlex.split(command.replace("$PORT", str(port)))
-    return [str(BIN / words[0]), *words[1:]]
+    env = {}
+    while words and "=" in words[0]:
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    return env, [str(BIN / words[0]), *words[1:]]
 
 
 def app_env(settings: dict[str, str]) -> dict[str, str]:
@@ -69,9 +74,17 @@ class Processes:
     env: dict[str, str]
     running: list[Proc] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], *, port: int | None = None) -> Proc:
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Proc:
         log = (self.logs / f"{name}.log").open("wb")
-        popen = subprocess.Popen(argv, cwd=self.logs, env=self.env, stdout=log, stderr=log)
+        full_env = {**self.env, **(env or {})}
+        popen = subprocess.Popen(argv, cwd=self.logs, env=full_env, stdout=log, stderr=log)
         proc = Proc(name, popen, port)
         self.running.append(proc)
         return proc
@@ -116,23 +129,47 @@ def get_json(url: str) -> dict[str, Any]:
         return dict(json.load(response))
 
 
-def rss_mb(pid: int) -> float | None:
-    """Resident set size from /proc (None once the process is gone)."""
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields after the command name (None once the process is gone)."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")), 0)
-    return round(kb / 1024, 1)
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time the process used so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the app's processes spawn a ledger drain child each)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(current := todo.pop())
+        todo.extend(parents.get(current, []))
+    return found
+
+
+def rss_mb(pids: list[int]) -> float | None:
+    """Resident set size of the processes, summed (None when none is left)."""
+    total, seen = 0, False
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        seen = True
+        total += next((int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS")), 0)
+    return round(total / 1024, 1) if seen else None
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes used so far, summed."""
+    ticks = 0
+    for pid in pids:
+        if (fields := _stat(pid)) is not None:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class Sampler(threading.Thread):
@@ -161,7 +198,7 @@ class Sampler(threading.Thread):
         passes = 0
         while not self._halt.wait(1.0):
             for proc in self.procs:
-                if (mb := rss_mb(proc.pid)) is not None:
+                if (mb := rss_mb(tree(proc.pid))) is not None:
                     self.rss[proc.name].append(mb)
             answered = self.tick()
             passes += 1
