@@ -211,6 +211,7 @@ def _run(
         "waited_after_load_s": round(drained_at - sending_done, 1),
         "sampler_started": sampler.started_at,
         "rss": sampler.rss,
+        "rss_tree": sampler.rss_tree,
         "cpu_s": cpu,
         "timeline": sampler.timeline,
         "queue_left": queue_left,
@@ -255,13 +256,15 @@ def _workers_up(database_url: str) -> int:
 
 
 def _queue_left(database_url: str) -> dict[str, int]:
+    """Jobs by status once the answers stopped being awaited, and the server's connection cap."""
     engine = create_engine(database_url, pool_size=1)
     try:
         with engine.connect() as conn:
             rows = conn.execute(
                 text("SELECT status, count(*) FROM procrastinate_jobs GROUP BY status")
             ).all()
-        return {str(status): int(count) for status, count in rows}
+            cap = conn.execute(text("SHOW max_connections")).scalar_one()
+        return {**{str(status): int(count) for status, count in rows}, "max_connections": int(cap)}
     finally:
         engine.dispose()
 

@@ -59,6 +59,7 @@ def _setup(r: dict[str, Any]) -> str:
 def _summary(r: dict[str, Any]) -> str:
     a, e, t, q = r["ack"], r["e2e"], r["throughput"], r["queue"]
     served = r["model"]["served"]
+    left = q["left_at_end"].get("todo", 0)
     rows = [
         ("requests measured", f"{a['n']:,} at {a['achieved_rps']}/s (of {a['target_rps']:g}/s)"),
         ("generator send lag p99", f"{a['send_lag_p99_ms']:g} ms"),
@@ -70,8 +71,9 @@ def _summary(r: dict[str, Any]) -> str:
         ("answers/s while the load ran", f"{t.get('answered_rps_during_load')}"),
         ("model calls (triage / specialist)",
          f"{served.get('forced_tool', 0):,} / {served.get('text', 0):,}"),
-        ("jobs queued: peak / left at the end", f"{q['peak']['todo']:,} / {q['left_at_end']}"),
-        ("PostgreSQL connections, peak", f"{q['peak']['pg_connections']:g}"),
+        ("jobs queued: peak / left at the end", f"{q['peak']['todo']:,} / {left:,}"),
+        ("PostgreSQL connections: peak (server max)",
+         f"{q['peak']['pg_connections']:g} ({q['pg_max_connections']})"),
     ]  # fmt: skip
     return "\n".join(["| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
 
@@ -93,9 +95,19 @@ def _kinds(r: dict[str, Any]) -> str:
 
 
 def _processes(r: dict[str, Any]) -> str:
-    rows = ["| process | RSS peak MB | RSS end MB | CPU s |", "|---|--:|--:|--:|"]
+    rows = [
+        "RSS sampled every second; each process has a ledger-drain child (and its"
+        " multiprocessing resource tracker), counted in the second pair and in CPU:",
+        "",
+        "| process | RSS peak MB | RSS end MB | with children: peak | end | CPU s |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
     for name, p in r["processes"].items():
-        rows.append(f"| {name} | {p['rss_peak_mb']} | {p['rss_end_mb']} | {p['cpu_s']} |")
+        rows.append(
+            f"| {name} | {p['rss_peak_mb']} | {p['rss_end_mb']} |"
+            f" {p['rss_with_children_peak_mb']} | {p['rss_with_children_end_mb']} |"
+            f" {p['cpu_s_with_children']} |"
+        )
     return "\n".join(rows)
 
 
@@ -120,7 +132,7 @@ def _reading(r: dict[str, Any]) -> str:
 
 
 def _slots_text(r: dict[str, Any]) -> str:
-    c, cap = r["config"], r["capacity"]
+    c, cap, pg = r["config"], r["capacity"], r["queue"]
     calls, latency = cap["model_calls_per_answer"], c["model_latency_s"]
     needed = cap["concurrency_needed_per_worker"]
     text = (
@@ -130,12 +142,13 @@ def _slots_text(r: dict[str, Any]) -> str:
         f" {cap['slot_bound_answers_per_s']:g} answers/s, and {c['rate']:g}/s needs"
         f" {needed} slots per worker on {c['worker_processes']} workers"
     )
-    if needed <= MAX_CONCURRENCY:
-        return text + "."
-    processes = math.ceil(c["rate"] * calls * latency / MAX_CONCURRENCY)
+    if needed > MAX_CONCURRENCY:
+        processes = math.ceil(c["rate"] * calls * latency / MAX_CONCURRENCY)
+        text += f", more than `--concurrency` takes ({MAX_CONCURRENCY}): {processes}+ workers"
     return text + (
-        f", more than `--concurrency` takes ({MAX_CONCURRENCY}): at least {processes} worker"
-        " processes."
+        f". Slots cost connections: at {c['worker_concurrency']} per worker PostgreSQL peaked at"
+        f" {pg['peak']['pg_connections']:g} connections of the server's"
+        f" {pg['pg_max_connections']}, which other work here shares."
     )
 
 
@@ -167,8 +180,8 @@ def _bound_text(r: dict[str, Any]) -> str:
 
 def _cpu_text(r: dict[str, Any]) -> str:
     c, procs = r["config"], r["processes"]
-    workers = sum(p["cpu_s"] for n, p in procs.items() if n.startswith("worker"))
-    webs = sum(p["cpu_s"] for n, p in procs.items() if n.startswith("web"))
+    workers = sum(p["cpu_s_with_children"] for n, p in procs.items() if n.startswith("worker"))
+    webs = sum(p["cpu_s_with_children"] for n, p in procs.items() if n.startswith("web"))
     worker_ms = workers / max(r["answered_including_warmup"], 1) * 1000
     web_ms = webs / max(r["sent_including_warmup"], 1) * 1000
     cores = c["rate"] * (worker_ms + web_ms) / 1000

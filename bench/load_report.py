@@ -43,7 +43,8 @@ def analyse(args: argparse.Namespace, raw: dict[str, Any]) -> dict[str, Any]:
         "model": {**raw["model"], "calls_per_answer_mix": mean_model_calls()},
         "capacity": _capacity(args, _timeline(raw, samples, args.warmup)),
         "queue": {
-            "left_at_end": raw["queue_left"],
+            "left_at_end": {k: v for k, v in raw["queue_left"].items() if k != "max_connections"},
+            "pg_max_connections": raw["queue_left"]["max_connections"],
             "peak": {
                 k: _peak(raw["timeline"], k)
                 for k in ("todo", "doing", "pg_connections", "model_in_flight")
@@ -165,12 +166,16 @@ def _peak(timeline: list[dict[str, float]], key: str) -> float:
 
 
 def _processes(raw: dict[str, Any]) -> dict[str, Any]:
+    """RSS of each process alone and with its children (the ledger drain); CPU with children."""
     out = {}
     for name, series in raw["rss"].items():
+        with_children = raw["rss_tree"][name]
         out[name] = {
             "rss_peak_mb": max(series, default=None),
             "rss_end_mb": series[-1] if series else None,
-            "cpu_s": round(raw["cpu_s"].get(name) or 0, 1),
+            "rss_with_children_peak_mb": max(with_children, default=None),
+            "rss_with_children_end_mb": with_children[-1] if with_children else None,
+            "cpu_s_with_children": round(raw["cpu_s"].get(name) or 0, 1),
         }
     return out
 

@@ -189,7 +189,9 @@ class Sampler(threading.Thread):
         self.procs, self.model_url, self.tick, self.every = procs, model_url, tick, every
         self.engine = create_engine(database_url, pool_size=1, max_overflow=0)
         self.database = database_url.rsplit("/", 1)[1]
+        # MB per second: the process alone, and with its children (ledger drain, its tracker)
         self.rss: dict[str, list[float]] = {p.name: [] for p in procs}
+        self.rss_tree: dict[str, list[float]] = {p.name: [] for p in procs}
         self.timeline: list[dict[str, float]] = []
         self._halt = threading.Event()
         self.started_at = time.monotonic()
@@ -198,8 +200,10 @@ class Sampler(threading.Thread):
         passes = 0
         while not self._halt.wait(1.0):
             for proc in self.procs:
-                if (mb := rss_mb(tree(proc.pid))) is not None:
+                if (mb := rss_mb([proc.pid])) is not None:
                     self.rss[proc.name].append(mb)
+                if (mb := rss_mb(tree(proc.pid))) is not None:
+                    self.rss_tree[proc.name].append(mb)
             answered = self.tick()
             passes += 1
             if passes % self.every == 0:
