@@ -66,7 +66,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds sent, not measured")
     parser.add_argument("--web", type=int, default=2, choices=[2], help="web processes")
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--concurrency", type=int, default=64, help="jobs per worker at once")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=32,
+        help="jobs per worker at once (32: PostgreSQL stays near 70 connections; see RESULTS.md)",
+    )
     parser.add_argument("--model-latency", type=float, default=2.0, help="seconds per model call")
     parser.add_argument("--drain", type=float, default=120.0, help="seconds to wait for answers")
     parser.add_argument("--redis-db", type=int, default=6, help="an empty Redis database number")
@@ -169,7 +174,7 @@ def _run(
 ) -> dict[str, Any]:
     model_url = f"http://127.0.0.1:{model_port}"
     fake = [str(Path(__file__).with_name("fake_model.py")), "--port", str(model_port)]
-    procs.start("model", [sys.executable, *fake, "--latency", str(args.model_latency)])
+    model = procs.start("model", [sys.executable, *fake, "--latency", str(args.model_latency)])
     _prepare(procs, database_url)
     ports = [free_port() for _ in range(args.web)]
     apps = [_start(procs, f"web.{i + 1}", "web", port) for i, port in enumerate(ports)]
@@ -188,6 +193,7 @@ def _run(
 
     sampler = Sampler(apps, database_url=database_url, model_url=model_url, tick=tick)
     sampler.start()
+    cpu_before = {p.name: cpu_seconds(tree(p.pid)) for p in apps}  # start-up excluded
     wall_minus_mono = time.time() - time.perf_counter()
     samples = _send(args, ports, secret, slack.base_url, tag)
     sent_all = round(args.rate * (args.warmup + args.seconds))
@@ -196,7 +202,11 @@ def _run(
     while len(matcher.outcomes) < sent_all and time.monotonic() < deadline and procs.alive():
         time.sleep(1.0)
     drained_at = time.monotonic()
-    cpu = {p.name: cpu_seconds(tree(p.pid)) for p in apps}
+    cpu = {p.name: cpu_seconds(tree(p.pid)) - cpu_before[p.name] for p in apps}
+    helpers = {
+        "bench process (Slack emulator, matcher, sampler)": time.process_time(),
+        "Anthropic fake": cpu_seconds([model.pid]),
+    }
     sampler.stop()
     queue_left = _queue_left(database_url)
     exit_codes = procs.stop([p.name for p in apps])
@@ -213,6 +223,7 @@ def _run(
         "rss": sampler.rss,
         "rss_tree": sampler.rss_tree,
         "cpu_s": cpu,
+        "helpers_cpu_s": helpers,
         "timeline": sampler.timeline,
         "queue_left": queue_left,
         "model": get_json(f"{model_url}/stats"),

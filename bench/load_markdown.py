@@ -97,7 +97,8 @@ def _kinds(r: dict[str, Any]) -> str:
 def _processes(r: dict[str, Any]) -> str:
     rows = [
         "RSS sampled every second; each process has a ledger-drain child (and its"
-        " multiprocessing resource tracker), counted in the second pair and in CPU:",
+        " multiprocessing resource tracker), counted in the second pair and in CPU (from the"
+        " first request to the end of the wait for answers; start-up excluded):",
         "",
         "| process | RSS peak MB | RSS end MB | with children: peak | end | CPU s |",
         "|---|--:|--:|--:|--:|--:|",
@@ -108,6 +109,7 @@ def _processes(r: dict[str, Any]) -> str:
             f" {p['rss_with_children_peak_mb']} | {p['rss_with_children_end_mb']} |"
             f" {p['cpu_s_with_children']} |"
         )
+    rows += [f"| {name} | | | | | {cpu} |" for name, cpu in r["helpers_cpu_s"].items()]
     return "\n".join(rows)
 
 

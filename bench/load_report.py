@@ -52,6 +52,7 @@ def analyse(args: argparse.Namespace, raw: dict[str, Any]) -> dict[str, Any]:
             "timeline": _timeline(raw, samples, args.warmup)[4::5],  # every 10 s
         },
         "processes": _processes(raw),
+        "helpers_cpu_s": {k: round(v, 1) for k, v in raw["helpers_cpu_s"].items()},
         "slack": {"calls": raw["slack_calls"], "unmatched_final_calls": raw["unmatched_calls"]},
         "sent_including_warmup": raw["sent_all"],
         "answered_including_warmup": sum(o.how == "answered" for o in outcomes.values()),
