@@ -81,9 +81,11 @@ class Front:
         self.statuses.clear()
         return self
 
-    def settle(self) -> None:
-        """Let every queued job finish, then fail on any 5xx or error logged meanwhile."""
+    def settle(self, *, sent: int) -> None:
+        """Let every queued job finish, then fail on any 5xx or error logged meanwhile (and
+        unless at least `sent` requests went out: hypothesis may stop early)."""
         self.stack.wait_idle(timeout=120)
+        assert sum(self.statuses.values()) >= sent, self.statuses
         assert not any(status >= 500 for status in self.statuses), self.statuses
         assert not self.errors.seen, f"{len(self.errors.seen)} errors, the first:\n" + "\n".join(
             self.errors.seen[:2]
