@@ -129,3 +129,27 @@ def test_a_retry_that_succeeds_keeps_one_error_row_and_charges_only_the_answer(t
     ]
     assert rows[0].cost_micro_usd == 0 < rows[1].cost_micro_usd
     assert "in good shape" in " ".join(m.text for m in thread)
+
+
+def test_on_postgres_and_redis_every_attempt_reaches_the_ledger_through_the_stream(
+    tmp_path, pg_url, pg_factory, redis_url
+):
+    with FakeAnthropicAPI() as anthropic_api:
+        anthropic_api.script(*OUTAGES["529"].steps)
+        agents = _agents(anthropic_api.base_url)
+        with running_stack(
+            tmp_path, agents=agents, database_url=pg_url, redis_url=redis_url
+        ) as stack:
+            assert stack.services.ledger_drain is not None  # rows ride the Redis stream
+            envelope = stack.mention_envelope(DRAFT_ASK)
+            stack.sender.post_event(envelope)
+            stack.wait_idle(timeout=30)
+            card = stack.draft_card(envelope["event"]["ts"])
+    # Closing the stack drains what the stream still held.
+    with UnitOfWork(pg_factory) as uow:
+        rows = list(uow.session.scalars(select(LLMCall).order_by(LLMCall.id)))
+    assert card is not None
+    assert [(r.status, r.error, r.cost_micro_usd) for r in rows] == [
+        (CallStatus.ERROR, "overloaded", 0)
+    ] * (1 + RETRIES)
+    assert len({r.call_key for r in rows}) == len(rows)
