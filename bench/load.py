@@ -31,6 +31,7 @@ from typing import Any
 
 import redis
 from _common import LoadSpec, machine, run_load, scratch_database, write_section
+from load_logs import waitress_events
 from load_markdown import markdown
 from load_report import analyse, loadavg, ram_gb, uptime
 from load_stack import (
@@ -211,6 +212,7 @@ def _run(
     queue_left = _queue_left(database_url)
     exit_codes = procs.stop([p.name for p in apps])
     tick()
+    first_send = min((s["due"] for s in samples), default=0.0) - args.warmup + wall_minus_mono
     return {
         "samples": samples,
         "outcomes": matcher.outcomes,
@@ -228,6 +230,7 @@ def _run(
         "queue_left": queue_left,
         "model": get_json(f"{model_url}/stats"),
         "exit_codes": exit_codes,
+        "waitress": waitress_events(procs.logs, first_send),
     }
 
 

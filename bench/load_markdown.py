@@ -19,10 +19,31 @@ _LABEL = {
 
 
 def markdown(report: dict[str, Any]) -> str:
-    return "\n\n".join(
-        [_setup(report), _summary(report), _kinds(report), _processes(report), _timeline(report)]
-        + [_reading(report)]
-    )
+    parts = [_setup(report), _summary(report), _kinds(report), _windows(report)]
+    parts += [_processes(report), _timeline(report), _reading(report)]
+    return "\n\n".join(part for part in parts if part)
+
+
+def _windows(r: dict[str, Any]) -> str:
+    """Acks per 30 s of the schedule: when any went wrong, not only how many."""
+    windows = r["ack"].get("windows")
+    if not windows:
+        return ""
+    rows = [
+        "Acks per 30 s of the schedule (warm-up included in the first):",
+        "",
+        "| from s | requests | ack p99 ms | over 3 s | timeouts |",
+        "|--:|--:|--:|--:|--:|",
+    ]
+    rows += [
+        f"| {w['from_s']} | {w['n']:,} | {w['p99_ms']:,} | {w['over_3s']:,} | {w['timeouts']:,} |"
+        for w in windows
+    ]
+    return "\n".join(rows)
+
+
+def _maybe(value: Any) -> str:
+    return "—" if value is None else f"{value:,}"
 
 
 def _s(ms: float | None) -> str:
@@ -60,11 +81,17 @@ def _summary(r: dict[str, Any]) -> str:
     a, e, t, q = r["ack"], r["e2e"], r["throughput"], r["queue"]
     served = r["model"]["served"]
     left = q["left_at_end"].get("todo", 0)
+    w = r.get("waitress", {})
     rows = [
         ("requests measured", f"{a['n']:,} at {a['achieved_rps']}/s (of {a['target_rps']:g}/s)"),
         ("generator send lag p99", f"{a['send_lag_p99_ms']:g} ms"),
         ("ack p50 / p99 / max", f"{a['p50_ms']:g} / {a['p99_ms']:g} / {a['max_ms']:g} ms"),
-        ("HTTP errors (non-2xx) / timeouts", f"{a['errors']} / {a['timeouts']}"),
+        ("HTTP errors (non-2xx) / of them timeouts (10 s)", f"{a['errors']} / {a['timeouts']}"),
+        ("acks Slack would count as failed (over 3 s or none)", _maybe(a.get("over_3s"))),
+        ("web logs: deepest waitress task queue / connection-limit warnings",
+         f"{w.get('task_queue_depth_max', '—')} / {w.get('connection_limit_warnings', '—')}"
+         + (f" (first {w['first_connection_limit_s']} s in)"
+            if w.get("first_connection_limit_s") is not None else "")),
         ("answered / errors / refused", f"{e['answered']:,} / {e['error']} / {e['refused']}"),
         ("unanswered by the deadline", f"{e['unanswered']:,}"),
         ("end to end p50 / p99 / max", " / ".join(_s(e[k]) for k in _SPREAD)),
@@ -196,10 +223,20 @@ def _cpu_text(r: dict[str, Any]) -> str:
 
 
 def _ack_text(r: dict[str, Any]) -> str:
-    p99 = r["ack"]["p99_ms"]
-    inside = p99 is not None and p99 < 3000
-    return (
-        f"Ack p99 {p99:g} ms is {'inside' if inside else 'OUTSIDE'} Slack's 3 s: web processes"
-        " only verify the signature, claim the event id and queue the job. End-to-end times are"
-        " queueing: while arrivals outpace answers they grow with the length of the run."
+    p99, w = r["ack"]["p99_ms"], r.get("waitress", {})
+    if p99 is not None and p99 < 3000:
+        text = (
+            f"Ack p99 {p99:g} ms is inside Slack's 3 s: web processes only verify the signature,"
+            " claim the event id and queue the job."
+        )
+    else:
+        text = (
+            f"Ack p99 {p99:g} ms is OUTSIDE Slack's 3 s: the web processes fell behind (waitress"
+            f" queued up to {w.get('task_queue_depth_max', '?')} requests for its 8 threads) and"
+            " past 100 open connections a waitress process stops accepting"
+            f" ({w.get('connection_limit_warnings', '?')} such warnings), so requests timed out."
+        )
+    return text + (
+        " End-to-end times are queueing: while arrivals outpace answers they grow with the"
+        " length of the run."
     )

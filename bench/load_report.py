@@ -36,8 +36,10 @@ def analyse(args: argparse.Namespace, raw: dict[str, Any]) -> dict[str, Any]:
         "ack": {
             **summarize(samples, args.rate),
             "timeouts": _count(samples, status=0),
+            "over_3s": _over_3s(samples),
             "by_kind": {k: _ack(samples, k, args.rate) for k in KINDS},
-        },  # fmt: skip
+            "windows": _windows(samples, args.warmup),
+        },
         "e2e": e2e,
         "throughput": _throughput(samples, outcomes, raw["wall_minus_mono"]),
         "model": {**raw["model"], "calls_per_answer_mix": mean_model_calls()},
@@ -52,6 +54,7 @@ def analyse(args: argparse.Namespace, raw: dict[str, Any]) -> dict[str, Any]:
             "timeline": _timeline(raw, samples, args.warmup)[4::5],  # every 10 s
         },
         "processes": _processes(raw),
+        "waitress": raw["waitress"],
         "helpers_cpu_s": {k: round(v, 1) for k, v in raw["helpers_cpu_s"].items()},
         "slack": {"calls": raw["slack_calls"], "unmatched_final_calls": raw["unmatched_calls"]},
         "sent_including_warmup": raw["sent_all"],
@@ -74,6 +77,34 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         "people": PEOPLE,
         "mix": "80% @mentions (half need triage's model call), 15% DMs, 5% /ai",
     }
+
+
+def _over_3s(samples: list[dict[str, float]]) -> int:
+    """Requests Slack would count as failed: no answer, or the ack later than 3 s."""
+    return sum(1 for s in samples if s["status"] == 0 or s["done"] - s["sent"] > 3.0)
+
+
+def _windows(samples: list[dict[str, float]], warmup: float, width: float = 30.0) -> list[Any]:
+    """Ack p99, acks over 3 s and timeouts per `width` seconds of the schedule."""
+    if not samples:
+        return []
+    start = min(s["due"] for s in samples) - warmup
+    buckets: dict[int, list[dict[str, float]]] = {}
+    for s in samples:
+        buckets.setdefault(int((s["due"] - start) // width), []).append(s)
+    rows = []
+    for index, chosen in sorted(buckets.items()):
+        latencies = sorted((s["done"] - s["sent"]) * 1000 for s in chosen)
+        rows.append(
+            {
+                "from_s": int(index * width),
+                "n": len(chosen),
+                "p99_ms": round(percentile(latencies, 99)),
+                "over_3s": _over_3s(chosen),
+                "timeouts": _count(chosen, status=0),
+            }
+        )
+    return rows
 
 
 def _count(samples: list[dict[str, float]], *, status: int) -> int:
