@@ -6,9 +6,10 @@ import logging
 import uuid
 from typing import Any
 
+from pydantic import ValidationError
 from slack_bolt import App, BoltResponse
 
-from bot.access import access_middleware
+from bot.access import ACCESS_NOTICE, access_middleware
 from bot.dedup import dedup_middleware, release_delivery
 from bot.jobs import register_jobs
 from bot.listeners import register_listeners
@@ -17,6 +18,7 @@ from bot.services import Services
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+OUTDATED = "That button is from an older version of this card. Ask again for a fresh one."
 
 
 def build_app(settings: Settings, services: Services, *, socket_mode: bool = False) -> App:
@@ -61,9 +63,24 @@ def _error_handler(services: Services) -> Any:
     retries, and the delivery's dedup claim is released so that retry is processed."""
 
     def on_error(error: Exception, body: dict[str, Any], context: dict[str, Any]) -> BoltResponse:
+        if isinstance(error, ValidationError):  # a button or modal value we can't read
+            return _outdated(services, body)
         release_delivery(services.store, context)
         error_id = uuid.uuid4().hex[:8]
         log.error("listener failed (error id %s, %s)", error_id, body.get("type"), exc_info=error)
         return BoltResponse(status=500, body=f"error id {error_id}")
 
     return on_error
+
+
+def _outdated(services: Services, body: dict[str, Any]) -> BoltResponse:
+    """A click whose value doesn't parse comes from a card an older release drew: a retry
+    can't help, so ack it and tell the person (when there is a channel to say it in)."""
+    channel = (body.get("channel") or {}).get("id")
+    team, user = (body.get("team") or {}).get("id"), (body.get("user") or {}).get("id")
+    log.info("unreadable %s value from %s: an outdated card", body.get("type"), user)
+    if channel and team and user:
+        services.runner.defer(
+            ACCESS_NOTICE, {"team_id": team, "channel": channel, "user": user, "text": OUTDATED}
+        )
+    return BoltResponse(status=200, body="")

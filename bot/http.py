@@ -13,6 +13,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.services import Services
+from bot.shapes import command_problem, envelope_problem, interaction_problem
 from bot.signing import SigningSecrets
 
 StartResponse = Callable[..., Any]
@@ -67,7 +68,8 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 
 
 def malformed(body: bytes, content_type: str) -> str | None:
-    """Why a Slack request body cannot be parsed, or None. (Signature is checked by Bolt.)"""
+    """Why a signed Slack request body can't be handled (it doesn't parse, or lacks the shape
+    Slack always gives it: bot/shapes.py), or None."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -77,15 +79,25 @@ def malformed(body: bytes, content_type: str) -> str | None:
             parsed = json.loads(text)
         except ValueError:
             return "body is not valid JSON"
-        return None if isinstance(parsed, dict) else "JSON body must be an object"
+        return (
+            envelope_problem(parsed) if isinstance(parsed, dict) else "JSON body must be an object"
+        )
     form = parse_qs(text)
     if "payload" in form:
         try:
             payload = json.loads(form["payload"][0])
         except ValueError:
             return "payload field is not valid JSON"
-        return None if isinstance(payload, dict) else "payload must be a JSON object"
-    return None if form else "empty body"
+        return (
+            interaction_problem(payload)
+            if isinstance(payload, dict)
+            else "payload must be a JSON object"
+        )
+    if "command" in form:
+        return command_problem({key: values[0] for key, values in form.items()})
+    if "ssl_check" in form:  # Slack checking the certificate of a command's URL
+        return None
+    return "a form must be a slash command or an interaction payload" if form else "empty body"
 
 
 def _health() -> dict[str, Any]:

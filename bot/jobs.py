@@ -59,19 +59,20 @@ def answer_question(services: Services, payload: dict[str, Any]) -> None:
     if wants_review(payload["text"]):  # a long task with its own progress message
         run_review(services, payload)
         return
-    stream = _reply_stream(services, payload)
-    question = Question(
-        team_id=payload["team_id"],
-        channel_id=payload["channel"],
-        thread_ts=payload["thread_ts"],
-        slack_user_id=payload["user"],
-        text=payload["text"],
-        delivery_id=payload["delivery_id"],
-        request_type=payload["request_type"],
-        specialists=_channel_specialists(services, payload),
-        watch=stream,
-    )
-    try:
+    stream = None
+    try:  # everything that reads the database is inside: an outage gets the error-id reply
+        stream = _reply_stream(services, payload)
+        question = Question(
+            team_id=payload["team_id"],
+            channel_id=payload["channel"],
+            thread_ts=payload["thread_ts"],
+            slack_user_id=payload["user"],
+            text=payload["text"],
+            delivery_id=payload["delivery_id"],
+            request_type=payload["request_type"],
+            specialists=_channel_specialists(services, payload),
+            watch=stream,
+        )
         answer = services.assistant.answer(question, profile=lambda: _profile(services, question))
     except Exception:  # the job boundary: tell the user, keep the traceback in the log
         error_id = uuid.uuid4().hex[:8]

@@ -17,5 +17,18 @@ class SigningSecrets:
         self._verifiers = [SignatureVerifier(secret) for secret in secrets if secret]
 
     def valid(self, body: bytes, headers: Mapping[str, str]) -> bool:
-        # SignatureVerifier also refuses timestamps more than five minutes off (replays).
+        # SignatureVerifier refuses timestamps more than five minutes off (replays), but
+        # raises on a timestamp that is not a number and on a body that is not UTF-8 (Slack
+        # signs only UTF-8): those are simply unsigned.
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        if not timestamp.isdigit() or not _utf8(body):
+            return False
         return any(v.is_valid_request(body, dict(headers)) for v in self._verifiers)
+
+
+def _utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
