@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from waitress.server import create_server
@@ -42,6 +43,8 @@ def make_http_server(settings: Settings, services: Services, *, host: str, port:
         host=host,
         port=port,
         threads=settings.runtime.http_threads,
+        # waitress stops accepting past this many open connections (idle keep-alives count).
+        connection_limit=settings.runtime.http_connection_limit,
         ident="countersign",
     )
 
@@ -52,7 +55,13 @@ def serve_http(settings: Settings, services: Services, *, host: str, port: int) 
     server = make_http_server(settings, services, host=host, port=port)
     _schedule(settings, services)
     log.info("serving Slack over HTTP on http://%s:%d/slack/events", host, port)
-    server.run()  # type: ignore[attr-defined]
+    # SIGTERM (a deploy, honcho, Kubernetes) closes the server so the caller's `finally`
+    # closes the services: queued jobs finish, the ledger drain flushes, pools close.
+    signal.signal(signal.SIGTERM, lambda *_: server.close())  # type: ignore[attr-defined]
+    try:
+        server.run()  # type: ignore[attr-defined]
+    except OSError:  # waitress's loop sees its sockets closed under it
+        log.info("HTTP server stopped")
 
 
 def serve_socket_mode(settings: Settings, services: Services) -> None:

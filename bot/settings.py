@@ -134,6 +134,14 @@ class RuntimeSettings(BaseSettings):
         validation_alias=AliasChoices("COUNTERSIGN_HTTP_THREADS"),
         description="Threads serving HTTP requests.",
     )
+    http_connection_limit: int = Field(
+        default=1000,
+        ge=10,
+        le=100_000,
+        validation_alias=AliasChoices("COUNTERSIGN_HTTP_CONNECTION_LIMIT"),
+        description="Open HTTP connections one web process accepts (waitress's default of 100 "
+        "counts idle keep-alives and refused new ones under load: bench/load.py).",
+    )
     dedup_ttl_seconds: int = Field(
         default=3600,
         ge=600,
