@@ -93,13 +93,6 @@ def test_a_mention_during_a_restart_is_a_500_that_slack_retries_and_the_app_reco
     assert proxy.accepted > 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/jobs.py answer_question reads the channel's rules (_channel_specialists, a "
-    "database query) before its try/except: during the outage the job dies in the runner "
-    "and the person, whose DM was acked with a 200, hears nothing. Build the Question inside "
-    "the try (or widen it to the whole job) so they get the error-id message.",
-)
 def test_a_dm_acked_during_a_restart_tells_the_person_it_failed(tmp_path, proxied_database):
     url, proxy = proxied_database
     with running_stack(tmp_path, database_url=url) as stack:
