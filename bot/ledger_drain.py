@@ -200,6 +200,12 @@ class LedgerDrain:
             self.flush(seconds=flush_seconds)
         self.stream.forget(self.consumer)
 
+    def wait_ready(self, timeout: float = 20.0) -> bool:
+        """Wait until the drain runs (a child takes a second or so to start): for callers
+        that measure or test what it does, not for the product, which starts it long before
+        the calls come."""
+        return self._child.wait_ready(timeout) if self._child is not None else True
+
     @property
     def child_pid(self) -> int | None:
         """The process draining for this one (`process` mode)."""

@@ -81,6 +81,7 @@ def test_a_drain_process_writes_the_calls_rows_and_reports_its_stats(pg_factory,
     drain = LedgerDrain(stream=stream, factory=pg_factory, mode="process", interval=0.05)
     drain.start()
     try:
+        assert drain.wait_ready()
         assert drain.child_pid is not None and drain.child_pid != os.getpid()
         metered = m.bind(InstantModel(), attribution(world))
         metered.create(request())
