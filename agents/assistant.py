@@ -22,7 +22,14 @@ from agents.metering import Attribution, Meter
 from agents.metering.budgets import BudgetExceeded, SpendingUnavailable
 from agents.metering.ratelimits import Activity, RateLimits
 from agents.privacy import RedactingLLM, Redactor
-from agents.questions import Answer, Profile, Question, Regeneration, revision_request
+from agents.questions import (
+    Answer,
+    Profile,
+    Question,
+    Regeneration,
+    revision_request,
+    too_long,
+)
 from agents.settings import AgentSettings
 from agents.specialists import DEFAULT_SPECIALIST, SPECIALISTS
 from agents.specs import AgentSpec
@@ -194,16 +201,7 @@ class Assistant:
         return Outcome(Result.DONE, f"Regenerated as version {version}.", snapshot)
 
     def _too_long(self, question: Question) -> str | None:
-        """The refusal of a question over the length limit, before anything is stored or
-        spent: a paste that long usually hides the real ask, which a cut could drop."""
-        limit, length = self.settings.max_question_chars, len(question.text)
-        if length <= limit:
-            return None
-        return (
-            f"That message is {length:,} characters long; I can take questions of up to "
-            f"{limit:,} characters. Nothing was sent to the AI model. Please ask again with "
-            "just the part that matters."
-        )
+        return too_long(question.text, self.settings.max_question_chars)
 
     def _run(
         self, question: Question, turn: Turn, llm: LLM, watch: RunWatcher | None = None

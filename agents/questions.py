@@ -74,3 +74,15 @@ def revision_request(draft: DraftSnapshot, customer_id: int | None, hint: str) -
         f"Current subject: {draft.subject}\nCurrent text:\n{draft.body}\n"
         f"Hint from the rep: {hint or 'rewrite it'}"
     )
+
+
+def too_long(text: str, limit: int) -> str | None:
+    """The refusal of a question over the length limit, before anything is stored or spent: a
+    paste that long usually hides the real ask, which a cut could drop."""
+    if len(text) <= limit:
+        return None
+    return (
+        f"That message is {len(text):,} characters long; I can take questions of up to "
+        f"{limit:,} characters. Nothing was sent to the AI model. Please ask again with "
+        "just the part that matters."
+    )

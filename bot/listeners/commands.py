@@ -6,18 +6,24 @@ from typing import Any
 
 from slack_bolt import Ack
 
+from agents.questions import too_long
 from bot.channel_command import CHANNEL_COMMAND, channel_payload
 from bot.questions import ANSWER_QUESTION, question_payload
 from bot.runner import JobRunner
+from bot.services import Services
 
 USAGE = "Ask me about a customer, e.g. `/ai what's going on with Halvorsen?`"
 
 
-def on_ai_command(ack: Ack, command: dict[str, Any], runner: JobRunner) -> None:
-    """Queue the question; an empty command gets the usage line."""
+def on_ai_command(ack: Ack, command: dict[str, Any], runner: JobRunner, services: Services) -> None:
+    """Queue the question; an empty command gets the usage line, a too long one the refusal
+    (before its text would be posted as the thread's root)."""
     text = (command.get("text") or "").strip()
     if not text:
         ack(text=USAGE)
+        return
+    if refusal := too_long(text, services.settings.agents.max_question_chars):
+        ack(text=refusal)
         return
     payload = question_payload(
         team_id=command["team_id"],

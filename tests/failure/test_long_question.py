@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from bot.emulator import slash_command
 from storage.models import LLMCall, Message
 from storage.uow import UnitOfWork
 from tests.fakes.anthropic_api import FakeAnthropicAPI, text_reply
-from tests.stack import SALES, model_agents, running_stack
+from tests.stack import SALES, TEAM, model_agents, running_stack
 
 SLACK_MAX_MESSAGE = 40_000  # the longest text Slack delivers in one message
 
@@ -61,3 +62,16 @@ def test_a_question_at_the_limit_reaches_the_model_uncut(tmp_path, anthropic_api
         stack.wait_idle()
         replies = stack.bot_replies(SALES, envelope["event"]["ts"])
     assert [r.text for r in replies][-1:] and "Halvorsen is healthy." in replies[-1].text
+
+
+def test_a_too_long_ai_command_is_refused_in_its_ack_and_never_posted(tmp_path, anthropic_api):
+    with running_stack(tmp_path, agents=model_agents(anthropic_api.base_url)) as stack:
+        body = slash_command(
+            TEAM, SALES, "U_REP1", "/ai", _question(20_000), emulator_url=stack.slack.base_url
+        )
+        status, _, ack_text, _ = stack.sender.post_form(body)
+        stack.wait_idle()
+        posted = stack.slack.calls_to("chat.postMessage")
+    assert status == 200 and "up to 8,000 characters" in ack_text
+    assert posted == []  # the question is not put up as a public thread root
+    assert anthropic_api.requests == []
