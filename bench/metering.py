@@ -4,12 +4,13 @@ settle — everything `MeteredLLM.create` adds around the model.
 The model is an in-process stand-in that returns a prebuilt `anthropic.types.Message`
 instantly, so the time measured is exactly ours. Modes: PostgreSQL + Redis with the ledger
 written behind the call (`stream`, the default there: the row rides on the settle's Lua call
-into a Redis stream, a drain thread writes it in batches) and written on the call's time
-(`direct`: ledger row + roll-up upserts + commit), PostgreSQL alone with Redis unreachable
-(the budget fallback), the embedded SQLite file with in-process counters, and the response
-cache (misses and hits). Then the pieces one at a time, the drain's throughput and lag, and
-two database knobs that show where the direct write's time goes. Usage:
-`.venv/bin/python bench/metering.py [--n 2000] [--fallback-n 300]`.
+into a Redis stream, a drain writes it in batches: in a child process by default, `--drain`)
+and written on the call's time (`direct`: ledger row + roll-up upserts + commit), PostgreSQL
+alone with Redis unreachable (the budget fallback), the embedded SQLite file with in-process
+counters, and the response cache (misses and hits). Then the drain in each place it can run
+(thread, child process, none; with and without a frozen heap), the pieces one at a time, the
+drain's throughput and lag, and two database knobs that show where the direct write's time
+goes. Usage: `.venv/bin/python bench/metering.py [--n 2000] [--fallback-n 300] [--block 250]`.
 Needs PostgreSQL and Redis (COUNTERSIGN_TEST_DATABASE_URL / COUNTERSIGN_TEST_REDIS_URL)."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from agents.llm.port import LLMRequest
 from agents.metering import Attribution, Meter, PriceCatalog, usage_of
 from agents.metering.budgets import BudgetGuard
 from agents.metering.estimate import estimate_micro_usd
+from agents.metering.meter import MeteredLLM
 from agents.metering.response_cache import ResponseCache
 from agents.metering.rules import CallScope
 from agents.metering.settings import CostSettings
@@ -391,16 +393,17 @@ def round_trips(engine: Engine, client: redis.Redis, n: int) -> dict[str, Any]:
 
 
 def stream_mode(world: World, prefix: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The full call with the ledger row in the settle's Lua call and a drain thread writing
-    behind it, as bot/services.py runs it; then the settle + append alone, then the drain's
-    throughput on a backlog of `--drain-n` rows."""
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    stream = LedgerStream(client, key=prefix + "ledger")
-    counters = RedisCounters(client, prefix=prefix + "stream-budget:", ledger=stream)
+    """The full call with the ledger row in the settle's Lua call and the drain writing behind
+    it where `--drain` says (the product's default: COUNTERSIGN_LEDGER_DRAIN), as
+    bot/services.py runs it; then the settle + append alone, then the drain's throughput on a
+    backlog of `--drain-n` rows."""
+    stream = LedgerStream.from_url(REDIS_URL, key=prefix + "ledger")
+    counters = RedisCounters(stream.client, prefix=prefix + "stream-budget:", ledger=stream)
     meter = make_meter(world, counters, ledger=stream)
-    drain = LedgerDrain(stream=stream, factory=world.factory)
-    progress("postgres+redis, stream ledger: full call with the drain running")
+    drain = LedgerDrain(stream=stream, factory=world.factory, mode=args.drain)
+    progress(f"postgres+redis, stream ledger: full call with the drain running ({args.drain})")
     drain.start()
+    drain.wait_ready()  # as in `serve`: the drain runs long before the calls come
     try:
         full = full_call(meter, world, args.n)
         settle = settle_and_append(meter, world, args.n)
@@ -408,14 +411,18 @@ def stream_mode(world: World, prefix: str, args: argparse.Namespace) -> dict[str
         drain.stop()
     lags = sorted(float(x) for x in drain.stats.lags_ms)
     out = {
+        "stream_drain": args.drain,
         "stream_full": full,
         "stream_settle_append": settle,
         "stream_lag": {**stats(lags), "batches": drain.stats.batches},
         "stream_rows_per_batch": round(drain.stats.inserted / max(1, drain.stats.batches), 1),
     }
+    progress("where the drain runs: placements interleaved block by block")
+    out["placements"] = drain_placements(world, prefix, args)
+    out["placement_block"] = args.block
     progress(f"drain throughput: {args.drain_n} rows waiting")
     out["drain"] = drain_throughput(world, stream, args.drain_n)
-    client.close()
+    stream.client.close()
     return out
 
 
@@ -443,12 +450,8 @@ def drain_throughput(world: World, stream: LedgerStream, n: int) -> dict[str, An
     """Rows per second one drain writes from a backlog (batches of 500, one transaction each)."""
     usage = usage_of(InstantModel().message)
     day = utcnow().date()
-    with stream.client.pipeline(transaction=False) as pipe:
-        for _ in range(n):
-            fields = ledger_entry(ledger_row(world, usage, 7_000), day)
-            pipe.xadd(stream.key, fields)  # type: ignore[arg-type]
-        pipe.execute()
-    drain = LedgerDrain(stream=stream, factory=world.factory)
+    stream.append_many([ledger_entry(ledger_row(world, usage, 7_000), day) for _ in range(n)])
+    drain = LedgerDrain(stream=stream, factory=world.factory, mode="thread")  # flushed here
     began = time.perf_counter()
     drain.flush(seconds=600)
     seconds = time.perf_counter() - began
@@ -459,6 +462,102 @@ def drain_throughput(world: World, stream: LedgerStream, n: int) -> dict[str, An
         "rows_per_second": round(drain.stats.inserted / seconds),
         "batches": drain.stats.batches,
     }
+
+
+# --- where the drain runs ----------------------------------------------------------------
+
+# name → (COUNTERSIGN_LEDGER_DRAIN, gc.freeze() around the timed calls)
+PLACEMENTS = {
+    "thread": ("thread", False),
+    "thread, heap frozen": ("thread", True),
+    "process": ("process", False),
+    "process, heap frozen": ("process", True),
+    "off (no drain in this process)": ("off", False),
+}
+PAUSE_BETWEEN_BLOCKS = 0.5  # > the drain interval: a block's rows are written before the next
+
+
+@dataclass
+class Placement:
+    """One way of running the drain, with its own stream, meter and samples."""
+
+    metered: MeteredLLM
+    drain: LedgerDrain
+    freeze: bool
+    samples: dict[str, list[float]]
+    request: LLMRequest = field(default_factory=a_request)
+
+
+def drain_placements(world: World, prefix: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The stream-mode call with this process's drain in each place, each on a stream of its
+    own: blocks of `--block` calls, one placement after another (rotating who goes first)
+    with a pause between blocks so a drain finishes the previous block's rows; a noisy
+    neighbour hurts them alike. Per call: the whole call, its reserve and its settle + append
+    (`Meter.book`), and a Redis PING after it: the machine's own floor at that moment."""
+    places = {name: _placement(world, f"{prefix}{i}:", *how) for i, (name, how) in
+              enumerate(PLACEMENTS.items())}  # fmt: skip
+    try:
+        for place in places.values():
+            place.drain.wait_ready()
+            for _ in range(WARMUP):
+                place.metered.create(place.request)
+            for series in place.samples.values():
+                series.clear()
+        ping = redis.Redis.from_url(REDIS_URL)
+        names = list(places)
+        gc.collect()
+        for block in range(-(-args.n // args.block)):
+            for name in names[block % len(names) :] + names[: block % len(names)]:
+                time.sleep(PAUSE_BETWEEN_BLOCKS)
+                _block(places[name], ping, args.block)
+        ping.close()
+    finally:
+        for place in places.values():
+            place.drain.stop()
+    return {
+        name: {series: stats(values) for series, values in place.samples.items()}
+        for name, place in places.items()
+    }
+
+
+def _placement(world: World, prefix: str, mode: str, freeze: bool) -> Placement:
+    stream = LedgerStream.from_url(REDIS_URL, key=prefix + "ledger")
+    counters = RedisCounters(stream.client, prefix=prefix + "budget:", ledger=stream)
+    meter = make_meter(world, counters, ledger=stream)
+    samples: dict[str, list[float]] = {"call": [], "reserve": [], "book": [], "ping": []}
+    guard = meter.budgets
+    assert guard is not None
+    guard.reserve = _timing(guard.reserve, samples["reserve"])  # type: ignore[method-assign]
+    meter.book = _timing(meter.book, samples["book"])  # type: ignore[method-assign]
+    drain = LedgerDrain(stream=stream, factory=world.factory, mode=mode)  # type: ignore[arg-type]
+    drain.start()
+    return Placement(meter.bind(InstantModel(), attribution(world)), drain, freeze, samples)
+
+
+def _timing(fn: Callable[..., Any], into: list[float]) -> Callable[..., Any]:
+    def timed_call(*args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            into.append((time.perf_counter() - began) * 1000)
+
+    return timed_call
+
+
+def _block(place: Placement, ping: redis.Redis, n: int) -> None:
+    if place.freeze:
+        gc.freeze()
+    try:
+        for _ in range(n):
+            began = time.perf_counter()
+            place.metered.create(place.request)
+            mid = time.perf_counter()
+            ping.ping()
+            place.samples["call"].append((mid - began) * 1000)
+            place.samples["ping"].append((time.perf_counter() - mid) * 1000)
+    finally:
+        gc.unfreeze()
 
 
 # --- modes -------------------------------------------------------------------------------
@@ -611,6 +710,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--fallback-n", type=int, default=300)
     parser.add_argument("--hung-n", type=int, default=5)
     parser.add_argument("--drain-n", type=int, default=20_000)
+    parser.add_argument(
+        "--drain",
+        choices=["thread", "process", "off"],
+        default=cost_settings().ledger_drain,
+        help="where the headline stream run's drain runs (default: the product's)",
+    )
+    parser.add_argument("--block", type=int, default=250, help="calls per placement block")
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     return parser.parse_args(argv)
 
@@ -637,7 +743,8 @@ def markdown(result: dict[str, Any], argv: list[str]) -> str:
     k = result["knobs"]
     rows = [
         (
-            "PostgreSQL + Redis, ledger written behind (`stream`, the default)",
+            f"PostgreSQL + Redis, ledger written behind (`stream`, the default), "
+            f"drain: `{result['stream_drain']}`",
             result["stream_full"],
         ),
         ("PostgreSQL + Redis, ledger written on the call (`direct`)", result["postgres_redis"]),
@@ -678,6 +785,8 @@ def markdown(result: dict[str, Any], argv: list[str]) -> str:
     met = stream["p50_ms"] <= 1 and stream["p99_ms"] <= 3
     lag, drain = result["stream_lag"], result["drain"]
     load = result["load_average"]
+    block, place = result["placement_block"], result["placements"]
+    placed = next(iter(result["placements"].values()))["call"]
     return f"""
 Machine: {m["platform"]}, {m["cpu_count"]} CPUs, Python {m["python"]}; PostgreSQL
 {pg["server_version"]} on 127.0.0.1 (synchronous_commit {pg["synchronous_commit"]}, fsync
@@ -690,9 +799,10 @@ rep per day, org per month, calls per day and per month), `PriceCatalog.load()`,
 migrated database, `storage.db.make_engine`, and an in-process model that returns a prebuilt
 Message instantly: the time is our overhead alone. `stream` (`COUNTERSIGN_LEDGER_WRITE`,
 the default with Redis and PostgreSQL): price, estimate, reserve, then the settle and the
-ledger row appended to a Redis stream in one Lua call, while the product's drain thread
-(bot/ledger_drain.py, in the same process, as in `serve` and `worker`) writes the stream to
-PostgreSQL behind the calls. `direct`: price, estimate, reserve, ledger row + three roll-up
+ledger row appended to a Redis stream in one Lua call, while the product's drain
+(bot/ledger_drain.py; here `{result["stream_drain"]}`, as `COUNTERSIGN_LEDGER_DRAIN` says in
+`serve` and `worker`) writes the stream to PostgreSQL behind the calls. `direct`: price,
+estimate, reserve, ledger row + three roll-up
 upserts (one statement) + commit on the ledger pool without pre-ping, settle.
 Sequential calls after {WARMUP} warm-up calls; response cache off unless stated. The knob
 rows use ledger pools built in the bench (the product is unchanged) and run interleaved call
@@ -702,6 +812,17 @@ them alike.
 | path | n | p50 ms | p95 ms | p99 ms | max ms |
 |---|--:|--:|--:|--:|--:|
 {_rows(rows)}
+
+Where this process's drain runs (`COUNTERSIGN_LEDGER_DRAIN`): the `stream` call again, each
+placement with a stream, counters and drain of its own, in blocks of {block} calls taken in
+turn with a pause between blocks ({placed["n"]} calls each), so load from elsewhere on this
+shared VM falls on all alike. *Heap frozen*: `gc.freeze()` around each block. *Off*: no
+drain here at all (another process's would write the rows): the floor the others are held
+to. The PING is a Redis PING sent right after each call: the machine's own p99 at that moment.
+
+| drain | call p50 ms | call p95 ms | call p99 ms | reserve p99 | settle + append p99 | PING p99 |
+|---|--:|--:|--:|--:|--:|--:|
+{_placement_rows(result["placements"])}
 
 The pieces, timed alone (p50 / p99 ms; PostgreSQL + Redis, then embedded SQLite):
 
@@ -728,16 +849,27 @@ The direct ledger write alone, on other pools (the three interleaved call by cal
 {_rows(alt_rows)}
 
 **Reading.** Target p50 ≤ 1 ms and p99 ≤ 3 ms on PostgreSQL + Redis: {"met" if met else "NOT met"}
-with the ledger written behind (p50 {stream["p50_ms"]} ms, p99 {stream["p99_ms"]} ms), against
-p50 {direct["p50_ms"]} ms, p99 {direct["p99_ms"]} ms with the direct write, whose ledger write
-alone is {p["ledger_write"]["p50_ms"]} ms p50 (its COMMIT {p["ledger_commit"]["p50_ms"]} ms).
+with the ledger written behind and the drain `{result["stream_drain"]}` (p50
+{stream["p50_ms"]} ms, p99 {stream["p99_ms"]} ms). Where the drain runs is what moves the
+p99: {place["thread"]["call"]["p99_ms"]} ms with a drain thread,
+{place["process"]["call"]["p99_ms"]} ms with a child process,
+{place["off (no drain in this process)"]["call"]["p99_ms"]} ms with none. A drain thread
+shares the GIL with the calls: while it parses and writes a batch (CPU-bound for tens of
+ms), a call back from Redis waits for the GIL (up to the 5 ms switch interval per
+hand-over), which shows in the PING after the call too; a child has an interpreter of its
+own and, niced, yields the CPU. Freezing the heap (`gc.freeze()`) moves the p99 either way
+within noise, here and in the profiling runs: collections are not the tail. Against that,
+the ledger written on the call: p50 {direct["p50_ms"]} ms, p99 {direct["p99_ms"]} ms; its
+ledger write alone is {p["ledger_write"]["p50_ms"]} ms p50
+(its COMMIT {p["ledger_commit"]["p50_ms"]} ms).
 The settle that carries the row costs {result["stream_settle_append"]["p50_ms"]} ms p50
 (direct's plain settle: {p["settle"]["p50_ms"]} ms). What it trades: a row reaches the ledger
-and the roll-ups (reports, digests, the budget re-seed) {lag["p50_ms"]} ms after the call at
+and the roll-ups (reports, digests) {lag["p50_ms"]} ms after the call at
 p50 and {lag["max_ms"]} ms at worst here, not before the call returns, and between the
 append and the drain's COMMIT it lives only in Redis (as durable as Redis's persistence
-settings). A row Redis does not take is written directly; a row that reaches the database
-twice is kept once (`llm_call.call_key`).
+settings). A budget counter seeded from the roll-ups adds the rows still in the stream. A row
+Redis does not take is written directly; a row that reaches the database twice is kept once
+(`llm_call.call_key`).
 """
 
 
@@ -745,6 +877,14 @@ def _rows(rows: list[tuple[str, dict[str, Any]]]) -> str:
     return "\n".join(
         f"| {name} | {s['n']} | {s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | {s['max_ms']} |"
         for name, s in rows
+    )
+
+
+def _placement_rows(placements: dict[str, dict[str, dict[str, Any]]]) -> str:
+    return "\n".join(
+        f"| {name} | {p['call']['p50_ms']} | {p['call']['p95_ms']} | {p['call']['p99_ms']} "
+        f"| {p['reserve']['p99_ms']} | {p['book']['p99_ms']} | {p['ping']['p99_ms']} |"
+        for name, p in placements.items()
     )
 
 
