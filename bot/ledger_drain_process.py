@@ -129,8 +129,9 @@ class DrainProcess:
         log.info("ledger drain runs in process %d", process.pid)
 
     def _watch(self) -> None:
-        """Wait for the child to exit; unless stopping, start another (after a pause, so a
-        child that cannot start does not spin)."""
+        """Wait for the child to exit. One that crashed or was killed is replaced (after a
+        pause, so a child that cannot start does not spin); one that finished cleanly was
+        told to (SIGTERM: a service manager stopping everything) and is not."""
         while True:
             wait([self._process.sentinel])
             with self._lock:
@@ -139,11 +140,11 @@ class DrainProcess:
                 self._process.join()
                 if self._conn is not None:
                     self._conn.close()
-                log.error(
-                    "ledger drain process %d exited (code %s); starting another",
-                    self._process.pid,
-                    self._process.exitcode,
-                )
+                pid, code = self._process.pid, self._process.exitcode
+                if code == 0:
+                    log.warning("ledger drain process %d was stopped: no drain here now", pid)
+                    return
+                log.error("ledger drain process %d exited (code %s); starting another", pid, code)
             if self._stopping.wait(RESTART_AFTER_SECONDS):
                 return
             with self._lock:

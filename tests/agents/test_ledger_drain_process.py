@@ -124,6 +124,23 @@ def test_a_drain_process_that_dies_is_replaced(pg_factory, stream):
     assert stream.backlog().length == 0
 
 
+def test_a_child_sent_sigterm_writes_the_backlog_and_exits(pg_factory, stream):
+    world = make_world(pg_factory)
+    drain = LedgerDrain(stream=stream, factory=pg_factory, mode="process", interval=0.4)
+    drain.start()
+    try:
+        assert drain.wait_ready()
+        child = drain.child_pid
+        assert child is not None
+        stream.append_many(_rows(world, 300))
+        os.kill(child, signal.SIGTERM)  # a service manager stopping the whole group
+        _wait_for(lambda: _exited(child), seconds=30)
+        assert ledger_spend(world) == (300, 300 * 300)
+    finally:
+        drain.stop()
+    assert stream.backlog().length == 0
+
+
 def test_a_parent_that_dies_ends_its_child_and_another_drain_claims_what_it_held(
     pg_factory, stream, redis_url
 ):
