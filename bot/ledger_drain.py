@@ -2,14 +2,13 @@
 
 Every process that serves or works runs one while the ledger is written in `stream` mode
 (bot/services.py starts it and stops it, with a final flush, on shutdown), where
-COUNTERSIGN_LEDGER_DRAIN says: in a child process of its own (`process`,
+COUNTERSIGN_LEDGER_DRAIN says: in a child process of its own (`process`, the default:
 bot/ledger_drain_process.py), on a daemon thread (`thread`), or not at all (`off`: another
-process must drain). The
-drains of all processes share one consumer group: each entry goes to one of them. A batch is
-one transaction (a multi-row INSERT that skips call keys already in the ledger, and the
-roll-ups of the rows really inserted), acknowledged only after its COMMIT. If a drain dies
-between COMMIT and acknowledgement, another claims the batch once it has been idle for
-`claim_idle` and writes it again: nothing is added twice.
+process must drain). The drains of all processes share one consumer group: each entry goes
+to one of them. A batch is one transaction (a multi-row INSERT that skips call keys already
+in the ledger, and the roll-ups of the rows really inserted), acknowledged only after its
+COMMIT. If a drain dies between COMMIT and acknowledgement, another claims the batch once it
+has been idle for `claim_idle` and writes it again: nothing is added twice.
 """
 
 from __future__ import annotations

@@ -106,6 +106,8 @@ class DrainProcess:
         """Ask the child to write the backlog and exit, and wait for it; True if it did
         (False: it had died or did not finish in time, and was ended)."""
         with self._lock:
+            if self._stopping.is_set():
+                return self.stats is not None  # stopped already
             self._stopping.set()
             process, conn = self._process, self._conn
         finished = process is not None and conn is not None and self._finish(process, conn)
