@@ -5,6 +5,7 @@ claims what the child left pending."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.ledger_drain import LedgerDrain
+from storage.db import make_engine, session_factory
 from storage.limits import Backlog, LedgerStream, RedisCounters
 from storage.models import CallStatus, LLMCall
 from storage.repositories.usage_record import ledger_entry
@@ -167,6 +169,27 @@ def test_a_parent_that_dies_ends_its_child_and_another_drain_claims_what_it_held
     assert stream.backlog() == Backlog(0, 0, None)
 
 
+def test_the_childs_log_records_reach_the_parents_loggers(pg_factory, stream, caplog):
+    world = make_world(pg_factory)
+    caplog.set_level(logging.WARNING)
+    dead = session_factory(make_engine(DEAD_DATABASE))
+    drain = LedgerDrain(stream=stream, factory=dead, mode="process", interval=0.05)
+    drain.start()
+    try:
+        stream.append_many(_rows(world, 1))  # the child takes it and cannot write it
+        _wait_for(lambda: any(_from_the_child(r, drain) for r in caplog.records), seconds=30)
+    finally:
+        drain.stop()
+
+
+def _from_the_child(record: logging.LogRecord, drain: LedgerDrain) -> bool:
+    return (
+        record.name == "bot.ledger_drain"
+        and record.process == drain.child_pid
+        and "ledger drain:" in record.getMessage()
+    )
+
+
 def test_an_off_drain_leaves_the_stream_to_other_processes(pg_factory, stream):
     world = make_world(pg_factory)
     drain = LedgerDrain(stream=stream, factory=pg_factory, mode="off")
@@ -182,6 +205,7 @@ def _parent_with_a_drain(redis_url: str, key: str, database_url: str) -> subproc
         f"""
         import time
         from bot.ledger_drain import LedgerDrain
+from storage.db import make_engine, session_factory
         from storage.db import make_engine, session_factory
         from storage.limits import LedgerStream
 
