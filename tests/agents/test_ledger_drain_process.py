@@ -205,7 +205,6 @@ def _parent_with_a_drain(redis_url: str, key: str, database_url: str) -> subproc
         f"""
         import time
         from bot.ledger_drain import LedgerDrain
-from storage.db import make_engine, session_factory
         from storage.db import make_engine, session_factory
         from storage.limits import LedgerStream
 
