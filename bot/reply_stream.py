@@ -59,6 +59,10 @@ def _safe_cut(text: str) -> int:
     return 0
 
 
+# Closes a streamed text that the answer below replaces (the model failed mid-answer).
+INTERRUPTED = "\n\n_— interrupted; the answer below replaces this._"
+
+
 class SlackReplyStream:
     """Follows one specialist run (agents.loop.RunWatcher) and shows it in the thread."""
 
@@ -117,6 +121,8 @@ class SlackReplyStream:
         if not self.started:
             return False
         streamed_all = _plain(text) in _plain(self.shown)
+        if self.stream is not None and not streamed_all:
+            self._append(INTERRUPTED)  # what was streamed stays: say it is not the answer
         if self.stream is not None and self._stop(
             blocks if streamed_all else [*answer_blocks, *blocks]
         ):
