@@ -43,6 +43,7 @@ class Message(Timestamped, Base):
     __tablename__ = "message"
     __table_args__ = (
         Index("ix_message_conversation_created", "conversation_id", "created_at"),
+        Index("ix_message_created", "created_at"),  # the retention purge
         UniqueConstraint("conversation_id", "event_id"),
     )
 

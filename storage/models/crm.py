@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, Timestamped, json_list
@@ -104,6 +104,9 @@ class Deal(Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("org_id", "external_id"),
         Index("ix_deal_org_status_stage", "org_id", "status", "stage"),
+        # stale deals (suggestions, analytics) and a customer's open deals (customer 360)
+        Index("ix_deal_org_status_changed", "org_id", "status", "stage_changed_at"),
+        Index("ix_deal_customer_status", "customer_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -167,7 +170,12 @@ class Order(Base):
     """A placed (or, from an approved draft, drafted) order."""
 
     __tablename__ = "sales_order"
-    __table_args__ = (UniqueConstraint("org_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "external_id"),
+        # revenue by period (analytics) and a customer's recent orders (orders tools, 360)
+        Index("ix_sales_order_org_placed", "org_id", "placed_at"),
+        Index("ix_sales_order_customer_placed", "customer_id", "placed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"), index=True)
@@ -185,7 +193,18 @@ class Invoice(Base):
     """What a customer owes; overdue when past due_at and not paid."""
 
     __tablename__ = "invoice"
-    __table_args__ = (UniqueConstraint("org_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "external_id"),
+        # collected revenue by period, and a customer's unpaid invoices (overdue checks)
+        Index("ix_invoice_org_paid", "org_id", "paid_at"),
+        Index(
+            "ix_invoice_customer_unpaid_due",
+            "customer_id",
+            "due_at",
+            postgresql_where=text("paid_at IS NULL"),
+            sqlite_where=text("paid_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey(ORG_FK, ondelete="CASCADE"), index=True)
