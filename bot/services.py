@@ -104,7 +104,9 @@ def build_services(settings: Settings, *, llm: LLM | None = None) -> Services:
     ledger = ledger_stream(settings)
     budgets = BudgetGuard(
         factory=factory,
-        counters=counters_from_url(redis_url, ledger=ledger),
+        counters=counters_from_url(
+            redis_url, ledger=ledger, database_url=settings.storage.resolved_database_url()
+        ),
         settings=settings.cost,
     )
     ledger_engine = _ledger_engine(settings, engine)
@@ -185,6 +187,7 @@ def _start_drain(
         factory=factory,
         batch=cost.ledger_drain_batch,
         interval=cost.ledger_drain_interval_ms / 1000,
+        mode=cost.ledger_drain,
     )
     drain.start()
     return drain

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import redis
 
 from storage.cache import StoreUnavailable
-from storage.limits.ledger_stream import LedgerStream
+from storage.limits.ledger_stream import LedgerStream, database_tag
 from storage.repositories.usage import UsageTotals
 
 UNLIMITED = -1
@@ -233,6 +233,12 @@ class RedisCounters:
         return list(reply)
 
 
-def counters_from_url(redis_url: str | None, *, ledger: LedgerStream | None = None) -> Counters:
-    """Redis when configured (settling with the ledger `ledger` when given), else in-process."""
-    return RedisCounters.from_url(redis_url, ledger=ledger) if redis_url else MemoryCounters()
+def counters_from_url(
+    redis_url: str | None, *, ledger: LedgerStream | None = None, database_url: str | None = None
+) -> Counters:
+    """Redis when configured (settling with the ledger `ledger` when given), else in-process.
+    Keys are per database: deployments or test runs sharing a Redis never share budgets."""
+    if not redis_url:
+        return MemoryCounters()
+    tag = f"{database_tag(database_url)}:" if database_url else ""
+    return RedisCounters.from_url(redis_url, ledger=ledger, prefix=f"countersign:budget:{tag}")

@@ -66,8 +66,13 @@ return {id, length + 1}
 def stream_key(database_url: str) -> str:
     """The stream of one database: processes writing the same database share it, and two
     deployments (or test runs) sharing a Redis never write each other's rows."""
+    return f"{STREAM_KEY}:{database_tag(database_url)}"
+
+
+def database_tag(database_url: str) -> str:
+    """A short name for one database (no password in it), to keep Redis keys apart."""
     where = make_url(database_url).render_as_string(hide_password=True)
-    return f"{STREAM_KEY}:{hashlib.sha256(where.encode()).hexdigest()[:12]}"
+    return hashlib.sha256(where.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
