@@ -39,7 +39,8 @@ def test_a_logged_secret_fails_the_test_that_logged_it(pytester: pytest.Pytester
     pytester.makeconftest(CONFTEST.read_text())
     pytester.makepyfile(test_leaky=LEAKY_TESTS)
     # In a subprocess: the leaks are logged there, not in this test's own records.
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    # -rN: no short summary (its lines are cut to the terminal locally, but not under CI=true)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rN")
     result.assert_outcomes(passed=3, errors=2)
     output = result.stdout.str()
     assert "teardown of test_logs_a_revealed_secret_at_debug" in output
