@@ -52,12 +52,21 @@ def ask_of(body: dict[str, Any]) -> Ask | None:
     event = body.get("event") if body.get("type") == "event_callback" else None
     if not isinstance(event, dict) or event.get("bot_id") or not event.get("user"):
         return None
-    kind = {"app_mention": "mention", "message": "message"}.get(str(event.get("type")))
-    if kind == "message":
-        kind = "dm" if event.get("channel_type") == "im" else "follow_up"
-    if kind is None:
+    kind = _event_kind(event)
+    return Ask(kind, team, str(event.get("channel", "")), str(event["user"])) if kind else None
+
+
+def _event_kind(event: dict[str, Any]) -> str | None:
+    """mention, dm, follow_up (a reply in a channel thread), or None: a top-level channel
+    message is nobody's question, and costs no lookup (the bot sees every one it is in)."""
+    if event.get("type") == "app_mention":
+        return "mention"
+    if event.get("type") != "message":
         return None
-    return Ask(kind, team, str(event.get("channel", "")), str(event["user"]))
+    if event.get("channel_type") == "im":
+        return "dm"
+    thread = event.get("thread_ts")
+    return "follow_up" if thread and thread != event.get("ts") else None
 
 
 def refusal(ask: Ask, settings: AccessSettings, channel_enabled: bool) -> str | None:

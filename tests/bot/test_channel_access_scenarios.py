@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 from sqlalchemy import select
 
-from bot.access import NOT_HERE, NOT_YOU, OFF_HERE
+from bot.access import NOT_HERE, NOT_YOU, OFF_HERE, ask_of
 from bot.emulator import BOT_USER_ID, dm_message_event, slash_command
 from bot.emulator.workspace_events import channel_message_event
 from bot.settings import AccessSettings
@@ -141,3 +141,15 @@ def _agent(stack, thread_ts: str) -> str | None:
         return uow.session.scalar(
             select(Conversation.active_agent).where(Conversation.thread_ts == thread_ts)
         )
+
+
+def test_only_thread_replies_in_channels_count_as_asks():
+    def event(**fields):
+        base = {"type": "message", "user": "U_REP1", "channel": SALES, "ts": "2.0"}
+        return {"type": "event_callback", "team_id": TEAM, "event": base | fields}
+
+    assert ask_of(event()) is None  # a top-level message: nobody's question, no lookup
+    assert ask_of(event(thread_ts="2.0")) is None  # a thread's own root
+    assert ask_of(event(thread_ts="1.0")).kind == "follow_up"
+    assert ask_of(event(channel_type="im")).kind == "dm"
+    assert ask_of(event(bot_id="B1", thread_ts="1.0")) is None
