@@ -13,10 +13,10 @@ from typing import Any
 
 from slack_bolt import BoltResponse
 
+from bot.channel_command import channel_rules
 from bot.runner import JobRunner
 from bot.services import Services
 from bot.settings import AccessSettings
-from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,8 @@ def refusal(ask: Ask, settings: AccessSettings, channel_enabled: bool) -> str | 
 
 def channel_enabled(services: Services, team_id: str, channel: str) -> bool:
     """The channel's `/ai-channel on|off` switch (on when never set)."""
-    with UnitOfWork(services.factory) as uow:
-        org = uow.orgs.by_team(team_id)
-        setting = uow.channels.get(org.id, channel) if org else None
-    return setting is None or setting.enabled
+    rules = channel_rules(services, team_id, channel)
+    return rules is None or rules.enabled
 
 
 def access_middleware(services: Services) -> Callable[..., BoltResponse | None]:

@@ -63,6 +63,8 @@ class Services:
 
     def slack_for_org(self, org_id: int) -> WebClient:
         """The client of the org's workspace."""
+        if self.slack_clients.installations is None:  # one workspace: no lookup needed
+            return self.slack_clients.default
         with UnitOfWork(self.factory) as uow:
             org = uow.orgs.get(org_id)
             team_id = org.slack_team_id if org else ""
